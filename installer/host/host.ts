@@ -1,0 +1,57 @@
+/** The host boundary: every filesystem, process and clock effect of wirebot goes through this port. */
+
+export interface ExecResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  env?: Record<string, string | undefined>;
+  input?: string;
+  timeoutMs?: number;
+  cwd?: string;
+}
+
+export interface FileStat {
+  kind: "file" | "dir" | "symlink" | "other";
+  mode: number; // permission bits only (0o777)
+  uid: number;
+  gid: number;
+  size: number;
+}
+
+export interface Ownership {
+  uid: number;
+  gid: number;
+}
+
+export interface WriteOptions {
+  mode: number;
+  owner?: Ownership;
+}
+
+export interface Host {
+  /** "/" in production; a temp dir for tests and `--root`. */
+  readonly root: string;
+  /** Absolute appliance path (as on the box) → real path under root. */
+  resolve(path: string): string;
+  readFile(path: string): Promise<Buffer | null>;
+  stat(path: string): Promise<FileStat | null>;
+  readdir(path: string): Promise<string[] | null>;
+  /** temp file in the same dir, fsync, chmod/chown, rename, fsync dir. */
+  writeFileAtomic(path: string, content: string | Buffer, opts: WriteOptions): Promise<void>;
+  mkdir(path: string, opts: WriteOptions): Promise<void>;
+  /** chmod (+ chown when given) an existing path. */
+  setMode(path: string, opts: WriteOptions): Promise<void>;
+  remove(path: string, opts?: { recursive?: boolean }): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  /** Filesystem type of the mount holding path ("tmpfs", "ext4", …). */
+  fsType(path: string): Promise<string>;
+  /** Resolve a user/group name from <root>/etc/passwd and /etc/group; null if absent. */
+  lookupUser(name: string): Promise<Ownership | null>;
+  /** Never throws on a non-zero exit: the result carries the code. */
+  exec(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
+  now(): Date;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}

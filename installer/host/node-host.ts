@@ -1,0 +1,203 @@
+/** The real host: node:fs and node:child_process against `/` or a root directory. */
+import { spawn } from "node:child_process";
+import { constants as fsc, promises as fs } from "node:fs";
+import path from "node:path";
+import type { ExecOptions, ExecResult, FileStat, Host, Ownership, WriteOptions } from "./host.ts";
+
+export type ExecFn = (cmd: string, args: string[], opts?: ExecOptions) => Promise<ExecResult>;
+
+export interface NodeHostOptions {
+  root?: string;
+  exec?: ExecFn;
+  now?: () => Date;
+  env?: Record<string, string | undefined>;
+}
+
+export function createNodeHost(opts: NodeHostOptions = {}): Host {
+  const root = path.resolve(opts.root ?? "/");
+  const resolve = (p: string): string => {
+    if (!path.isAbsolute(p)) throw new Error(`host paths must be absolute: ${p}`);
+    const normal = path.posix.normalize(p);
+    return root === "/" ? normal : path.join(root, normal);
+  };
+  const exec = opts.exec ?? spawnExec;
+
+  return {
+    root,
+    resolve,
+    env: opts.env ?? process.env,
+    now: opts.now ?? (() => new Date()),
+    exec,
+
+    async readFile(p) {
+      try {
+        return await fs.readFile(resolve(p));
+      } catch (e) {
+        if (isNotFound(e)) return null;
+        throw e;
+      }
+    },
+
+    async stat(p) {
+      try {
+        const st = await fs.lstat(resolve(p));
+        const kind: FileStat["kind"] = st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other";
+        return { kind, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size };
+      } catch (e) {
+        if (isNotFound(e)) return null;
+        throw e;
+      }
+    },
+
+    async readdir(p) {
+      try {
+        return (await fs.readdir(resolve(p))).sort();
+      } catch (e) {
+        if (isNotFound(e)) return null;
+        throw e;
+      }
+    },
+
+    async writeFileAtomic(p, content, w) {
+      const target = resolve(p);
+      const dir = path.dirname(target);
+      const tmp = path.join(dir, `.${path.basename(target)}.wirebot-${process.pid}-${Date.now()}.tmp`);
+      // O_EXCL with the final mode: the content never exists with looser permissions.
+      const fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, w.mode & 0o777);
+      try {
+        await fh.writeFile(content);
+        await fh.chmod(w.mode);
+        if (w.owner) await fh.chown(w.owner.uid, w.owner.gid);
+        await fh.sync();
+      } catch (e) {
+        await fh.close();
+        await fs.rm(tmp, { force: true });
+        throw e;
+      }
+      await fh.close();
+      try {
+        await fs.rename(tmp, target);
+      } catch (e) {
+        await fs.rm(tmp, { force: true });
+        throw e;
+      }
+      await syncDir(dir);
+    },
+
+    async mkdir(p, w) {
+      const target = resolve(p);
+      await fs.mkdir(target, { recursive: true, mode: w.mode });
+      await fs.chmod(target, w.mode);
+      if (w.owner) await fs.chown(target, w.owner.uid, w.owner.gid);
+    },
+
+    async setMode(p, w) {
+      const target = resolve(p);
+      await fs.chmod(target, w.mode);
+      if (w.owner) await fs.chown(target, w.owner.uid, w.owner.gid);
+    },
+
+    async remove(p, o) {
+      await fs.rm(resolve(p), { force: true, recursive: o?.recursive ?? false });
+    },
+
+    async rename(from, to) {
+      await fs.rename(resolve(from), resolve(to));
+    },
+
+    async fsType(p) {
+      return readFsType(resolve(p));
+    },
+
+    async lookupUser(name) {
+      return lookupInRoot(resolve("/etc/passwd"), resolve("/etc/group"), name);
+    },
+  };
+}
+
+function isNotFound(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const dh = await fs.open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
+
+/** Longest mount point in /proc/self/mounts that contains the path (walking up to an existing dir). */
+async function readFsType(real: string): Promise<string> {
+  let probe = real;
+  for (;;) {
+    try {
+      probe = await fs.realpath(probe);
+      break;
+    } catch {
+      const up = path.dirname(probe);
+      if (up === probe) break;
+      probe = up;
+    }
+  }
+  const mounts = await fs.readFile("/proc/self/mounts", "utf8");
+  let best = { point: "", type: "unknown" };
+  for (const line of mounts.split("\n")) {
+    const [, point, type] = line.split(" ");
+    if (!point || !type) continue;
+    const mp = point.replace(/\\040/g, " ");
+    const inside = mp === "/" || probe === mp || probe.startsWith(mp + "/");
+    if (inside && mp.length >= best.point.length) best = { point: mp, type };
+  }
+  return best.type;
+}
+
+async function lookupInRoot(passwdPath: string, groupPath: string, name: string): Promise<Ownership | null> {
+  let passwd: string;
+  try {
+    passwd = await fs.readFile(passwdPath, "utf8");
+  } catch {
+    return null;
+  }
+  for (const line of passwd.split("\n")) {
+    const f = line.split(":");
+    if (f[0] === name && f[2] !== undefined && f[3] !== undefined) {
+      return { uid: Number(f[2]), gid: Number(f[3]) };
+    }
+  }
+  // A name may be a group only (root-owned dirs with a service group).
+  try {
+    for (const line of (await fs.readFile(groupPath, "utf8")).split("\n")) {
+      const f = line.split(":");
+      if (f[0] === name && f[2] !== undefined) return { uid: 0, gid: Number(f[2]) };
+    }
+  } catch {
+    /* no group file */
+  }
+  return null;
+}
+
+const spawnExec: ExecFn = (cmd, args, opts = {}) =>
+  new Promise((resolvePromise) => {
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env ? cleanEnv(opts.env) : process.env,
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: opts.timeoutMs,
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", (e) => resolvePromise({ code: 127, stdout, stderr: stderr + String(e.message) }));
+    child.on("close", (code, signal) => resolvePromise({ code: code ?? (signal ? 128 + 9 : 1), stdout, stderr }));
+    child.stdin.end(opts.input ?? "");
+  });
+
+function cleanEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}
