@@ -83,6 +83,11 @@ export const ConfigSchema = z
         /** remote: ingress held by Cloudflare; local: /etc/cloudflared/wirebot.yml */
         managed: z.enum(["remote", "local"]).default("local"),
         hostnames: z.strictObject({ helm: hostname.optional(), api: hostname.optional() }).prefault({}),
+        /** Cloudflare account and zone (ids from the dashboard); needed to provision through the API. */
+        accountId: z.string().regex(/^[0-9a-f]{32}$/, "must be the 32-hex Cloudflare account id").optional(),
+        zoneId: z.string().regex(/^[0-9a-f]{32}$/, "must be the 32-hex Cloudflare zone id").optional(),
+        /** Optional Cloudflare Access application in front of helm.<domain>. */
+        access: z.strictObject({ enabled: z.boolean().default(false), emails: z.array(z.email()).default([]) }).prefault({}),
       })
       .prefault({}),
     metering: z
