@@ -100,15 +100,26 @@ export const ConfigSchema = z
         blockAtBudget: z.boolean().default(false),
       })
       .prefault({}),
-    users: z.array(UserSchema).min(1, "at least one user is needed"),
+    users: z
+      .array(UserSchema)
+      .min(1, "at least one user is needed")
+      // Runs even when other entries are invalid, so a duplicate is listed with every other problem.
+      .check(
+        z.superRefine((users: unknown[], ctx) => {
+          const seen = new Map<string, number>();
+          users.forEach((u, i) => {
+            const id = (u as { id?: unknown } | null)?.id;
+            if (typeof id !== "string") return;
+            const first = seen.get(id);
+            if (first !== undefined) ctx.addIssue({ code: "custom", path: [i, "id"], message: `duplicate user id '${id}' (also users[${first}].id)` });
+            else seen.set(id, i);
+          });
+        }, { when: () => true }),
+      ),
     skills: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/)).default(["wirebot-core", "wirebot-accountability", "wirebot-memory", "wirebot-network"]),
   })
   .superRefine((c, ctx) => {
-    const seen = new Map<string, number>();
     c.users.forEach((u, i) => {
-      const first = seen.get(u.id);
-      if (first !== undefined) ctx.addIssue({ code: "custom", path: ["users", i, "id"], message: `duplicate user id '${u.id}' (also users[${first}].id)` });
-      else seen.set(u.id, i);
       if (u.port !== undefined && (u.mode ?? c.mode) !== "dedicated")
         ctx.addIssue({ code: "custom", path: ["users", i, "port"], message: "only a dedicated user has a port of its own" });
       if (u.trust === "trusted" && (u.mode ?? c.mode) !== "dedicated")

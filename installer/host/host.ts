@@ -45,9 +45,19 @@ export interface Host {
   /** chmod (+ chown when given) an existing path. */
   setMode(path: string, opts: WriteOptions): Promise<void>;
   remove(path: string, opts?: { recursive?: boolean }): Promise<void>;
+  /** Remove an empty directory (fails when it is not empty). */
+  rmdir(path: string): Promise<void>;
   rename(from: string, to: string): Promise<void>;
+  /** Target of a symlink, null if absent or not a link. */
+  readLink(path: string): Promise<string | null>;
+  /** Create or atomically replace a symlink. */
+  symlink(target: string, path: string): Promise<void>;
   /** Filesystem type of the mount holding path ("tmpfs", "ext4", …). */
   fsType(path: string): Promise<string>;
+  /** Bytes available to unprivileged users on the filesystem holding path (nearest existing parent). */
+  freeBytes(path: string): Promise<number>;
+  /** true when something accepts TCP connections on 127.0.0.1:port */
+  portOpen(port: number): Promise<boolean>;
   /** Resolve a user/group name from <root>/etc/passwd and /etc/group; null if absent. */
   lookupUser(name: string): Promise<Ownership | null>;
   /** Never throws on a non-zero exit: the result carries the code. */

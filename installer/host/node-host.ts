@@ -1,5 +1,6 @@
 /** The real host: node:fs and node:child_process against `/` or a root directory. */
 import { spawn } from "node:child_process";
+import { createConnection } from "node:net";
 import { constants as fsc, promises as fs } from "node:fs";
 import path from "node:path";
 import type { ExecOptions, ExecResult, FileStat, Host, Ownership, WriteOptions } from "./host.ts";
@@ -101,12 +102,60 @@ export function createNodeHost(opts: NodeHostOptions = {}): Host {
       await fs.rm(resolve(p), { force: true, recursive: o?.recursive ?? false });
     },
 
+    async rmdir(p) {
+      await fs.rmdir(resolve(p));
+    },
+
     async rename(from, to) {
       await fs.rename(resolve(from), resolve(to));
     },
 
+    async readLink(p) {
+      try {
+        return await fs.readlink(resolve(p));
+      } catch (e) {
+        if (isNotFound(e) || (e as NodeJS.ErrnoException).code === "EINVAL") return null;
+        throw e;
+      }
+    },
+
+    async symlink(target, p) {
+      const real = resolve(p);
+      const tmp = `${real}.wirebot-${process.pid}.tmp`;
+      await fs.rm(tmp, { force: true });
+      await fs.symlink(target, tmp);
+      await fs.rename(tmp, real);
+    },
+
     async fsType(p) {
       return readFsType(resolve(p));
+    },
+
+    async freeBytes(p) {
+      let probe = resolve(p);
+      for (;;) {
+        try {
+          const st = await fs.statfs(probe);
+          return st.bavail * st.bsize;
+        } catch (e) {
+          const up = path.dirname(probe);
+          if (!isNotFound(e) || up === probe) throw e;
+          probe = up;
+        }
+      }
+    },
+
+    portOpen(port) {
+      return new Promise((done) => {
+        const sock = createConnection({ host: "127.0.0.1", port });
+        const finish = (open: boolean) => {
+          sock.destroy();
+          done(open);
+        };
+        sock.setTimeout(1000, () => finish(false));
+        sock.once("connect", () => finish(true));
+        sock.once("error", () => finish(false));
+      });
     },
 
     async lookupUser(name) {

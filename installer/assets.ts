@@ -1,0 +1,51 @@
+/** Reads the data files shipped in the package (unit templates, templates, skills): inputs to rendering. */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+// installer/assets.ts and dist/assets.js both sit one level below the package root.
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+export type Templates = Readonly<Record<string, string>>;
+
+export interface ShippedSkill {
+  name: string;
+  files: { relPath: string; content: string }[];
+}
+
+export interface Assets {
+  templates: Templates;
+  skills: ShippedSkill[];
+}
+
+export function readAssets(root = PACKAGE_ROOT): Assets {
+  const templates: Record<string, string> = {};
+  for (const dir of ["units", "templates"]) {
+    for (const f of readdirSync(path.join(root, dir))) {
+      if (f.endsWith(".tmpl")) templates[f.slice(0, -".tmpl".length)] = readFileSync(path.join(root, dir, f), "utf8");
+    }
+  }
+  return { templates, skills: readSkills(path.join(root, "skills")) };
+}
+
+function readSkills(dir: string): ShippedSkill[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => statSync(path.join(dir, n)).isDirectory())
+    .map((name) => ({ name, files: walk(path.join(dir, name), "") }));
+}
+
+function walk(base: string, rel: string): { relPath: string; content: string }[] {
+  const out: { relPath: string; content: string }[] = [];
+  for (const f of readdirSync(path.join(base, rel)).sort()) {
+    const r = rel ? `${rel}/${f}` : f;
+    if (statSync(path.join(base, r)).isDirectory()) out.push(...walk(base, r));
+    else out.push({ relPath: r, content: readFileSync(path.join(base, r), "utf8") });
+  }
+  return out;
+}

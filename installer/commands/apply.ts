@@ -1,0 +1,45 @@
+/** `wirebot apply`: converge the host to wirebot.yaml (plan, confirm, apply, verify). */
+import { EXIT } from "../errors.ts";
+import { applyPlan, type ApplyResult } from "../engine/apply.ts";
+import { formatPlan } from "../engine/format.ts";
+import { isEmptyPlan, plan } from "../engine/plan.ts";
+import type { Config } from "../config/schema.ts";
+import { isLive, loadConfig, type CommandContext } from "./context.ts";
+import { buildDesired } from "./desired.ts";
+import { createVerifier } from "./verify.ts";
+
+export interface ApplyOptions {
+  config?: string;
+  yes?: boolean;
+  start?: boolean;
+  verifyTimeoutMs?: number;
+}
+
+/** The shared core of apply and install: plan, print, write, start, verify. */
+export async function converge(ctx: CommandContext, config: Config, text: string, opts: ApplyOptions): Promise<{ result: ApplyResult | null; changed: boolean }> {
+  const p = await plan(ctx.host, await buildDesired(ctx, config, text));
+  ctx.io.err(formatPlan(p));
+  if (isEmptyPlan(p)) {
+    // Nothing to write, but a stopped unit is still brought up (start is a no-op for running ones).
+    if (isLive(ctx) && opts.start !== false) {
+      await applyPlan(ctx.host, p, { io: ctx.io, live: true, start: true, verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }) });
+    }
+    return { result: null, changed: false };
+  }
+  const live = isLive(ctx);
+  if (!live) ctx.io.err(`• rendering into ${ctx.host.root}: files only, no services are started`);
+  const result = await applyPlan(ctx.host, p, {
+    io: ctx.io,
+    live,
+    start: opts.start !== false,
+    verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }),
+  });
+  return { result, changed: true };
+}
+
+export async function applyCommand(ctx: CommandContext, opts: ApplyOptions): Promise<number> {
+  const { config, text } = await loadConfig(ctx, opts.config);
+  const { result, changed } = await converge(ctx, config, text, opts);
+  ctx.io.out(changed ? `Applied: ${result?.written ?? 0} file(s) written${result?.restarted.length ? `, restarted ${result.restarted.join(", ")}` : ""}.` : "Nothing to do.");
+  return EXIT.ok;
+}

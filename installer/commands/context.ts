@@ -1,0 +1,58 @@
+/** What every command gets from the edge: console, host, env, package assets, and how to run wirebot itself. */
+import path from "node:path";
+import { PACKAGE_ROOT, readAssets, type Assets } from "../assets.ts";
+import { PATHS } from "../config/layout.ts";
+import { parseConfig } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { configError } from "../errors.ts";
+import type { Host } from "../host/host.ts";
+import { createNodeHost } from "../host/node-host.ts";
+import type { Io } from "../io.ts";
+import type { WirebotCommand } from "../render/units.ts";
+
+export interface CommandContext {
+  io: Io;
+  /** the target: `/` or --root */
+  host: Host;
+  /** the operator's own filesystem, for --config and answers files */
+  local: Host;
+  env: Readonly<Record<string, string | undefined>>;
+  assets: Assets;
+  wirebot: WirebotCommand;
+}
+
+export function defaultWirebotCommand(): WirebotCommand {
+  return { node: process.execPath, entry: path.join(PACKAGE_ROOT, "bin", "wirebot.js") };
+}
+
+export function createContext(io: Io, opts: { root?: string; env?: Record<string, string | undefined> } = {}): CommandContext {
+  const env = opts.env ?? process.env;
+  return {
+    io,
+    host: createNodeHost({ root: opts.root ?? "/", env }),
+    local: createNodeHost({ env }),
+    env,
+    assets: readAssets(),
+    wirebot: defaultWirebotCommand(),
+  };
+}
+
+export const isLive = (ctx: CommandContext) => ctx.host.root === "/";
+
+export interface LoadedConfig {
+  config: Config;
+  text: string;
+  source: string;
+}
+
+/** --config F from the operator's filesystem, else the installed /etc/wirebot/wirebot.yaml under the root. */
+export async function loadConfig(ctx: CommandContext, configPath?: string): Promise<LoadedConfig> {
+  const source = configPath ? path.resolve(configPath) : ctx.host.resolve(PATHS.configFile);
+  const buf = configPath ? await ctx.local.readFile(source) : await ctx.host.readFile(PATHS.configFile);
+  if (!buf)
+    throw configError("config.missing", `no configuration at ${source}`, {
+      hint: configPath ? "check the path given to --config" : "run `wirebot install` first, or pass --config FILE",
+    });
+  const text = buf.toString("utf8");
+  return { config: parseConfig(text, source, ctx.env), text, source };
+}

@@ -1,0 +1,91 @@
+/** Tests of wirebot.yaml loading: examples pass, every bad input is listed with its path. */
+import { describe, expect, it } from "vitest";
+import { WirebotError } from "../errors.ts";
+import { exampleText } from "../testing/harness.ts";
+import { resolveLayout } from "./layout.ts";
+import { applyEnvOverrides, parseConfig } from "./load.ts";
+
+const base = exampleText("one-user");
+const withUsers = (users: string) => base.replace(/users:\n[\s\S]*?\nskills:/, `users:\n${users}\nskills:`);
+
+function issuesOf(text: string, env: Record<string, string> = {}): { code: string; exit: number; issues: string[] } {
+  try {
+    parseConfig(text, "test.yaml", env);
+  } catch (e) {
+    if (!(e instanceof WirebotError)) throw e;
+    return { code: e.code, exit: e.exitCode, issues: e.issues.map((i) => `${i.path}: ${i.message}`) };
+  }
+  throw new Error("expected a config error");
+}
+
+describe("parseConfig", () => {
+  it.each(["one-user", "three-users", "mixed"])("accepts examples/%s.yaml", (name) => {
+    const c = parseConfig(exampleText(name), name);
+    expect(c.users.length).toBeGreaterThan(0);
+    expect(c.runtime.version).toBe("2026.9.6");
+  });
+
+  it.each([
+    ["../x", "users[0].id"],
+    ["Root", "users[0].id"],
+    ["a/b", "users[0].id"],
+    ["x".repeat(200), "users[0].id"],
+  ])("refuses user id %j at %s with exit 78", (id, path) => {
+    const r = issuesOf(withUsers(`  - id: "${id}"\n    name: X`));
+    expect(r.exit).toBe(78);
+    expect(r.issues.some((i) => i.startsWith(`${path}: must match`))).toBe(true);
+  });
+
+  it("lists every problem at once, with paths", () => {
+    const r = issuesOf(withUsers(`  - { id: ok, name: A }\n  - { id: ok, name: B }\n  - { id: "a b", name: 3 }`));
+    expect(r.issues).toContain("users[1].id: duplicate user id 'ok' (also users[0].id)");
+    expect(r.issues.some((i) => i.startsWith("users[2].id:"))).toBe(true);
+    expect(r.issues.some((i) => i.startsWith("users[2].name:"))).toBe(true);
+  });
+
+  it("refuses a malformed domain, wrong types and unknown keys", () => {
+    const r = issuesOf(base.replace("domain: wirebot.example.org", "domain: https://Bad_Domain").replace("port: 18789", 'port: "high"') + "\ncolour: blue\n");
+    expect(r.issues.some((i) => i.startsWith("domain: must be a DNS name"))).toBe(true);
+    expect(r.issues.some((i) => i.startsWith("gateway.port:"))).toBe(true);
+    expect(r.issues.some((i) => i.includes("unknown key(s) 'colour'"))).toBe(true);
+  });
+
+  it("refuses a port clash between the shared gateway and a dedicated user's port", () => {
+    const text = withUsers(`  - { id: a, name: A }\n  - { id: b, name: B, mode: dedicated, port: 18800 }`);
+    const r = issuesOf(text);
+    expect(r.code).toBe("config.ports");
+    expect(r.issues[0]).toMatch(/users\[1\]\.port: port 18800 \(b\) is within 120 of port 18789 \(shared\)/);
+  });
+
+  it("refuses a metering API port inside a gateway's range", () => {
+    const r = issuesOf(base.replace("api: { port: 8100 }", "api: { port: 18790 }"));
+    expect(r.issues.some((i) => i.startsWith("metering.api.port:"))).toBe(true);
+  });
+
+  it("reports YAML syntax errors with the line", () => {
+    const r = issuesOf("domain: [unclosed\nusers: x");
+    expect(r.code).toBe("config.yaml");
+    expect(r.issues[0]).toMatch(/^line \d+, column \d+:/);
+  });
+
+  it("applies WIREBOT_* overrides with types", () => {
+    const c = parseConfig(base, "t", { WIREBOT_DOMAIN: "other.example.net", WIREBOT_GATEWAY__PORT: "19000", WIREBOT_API_TOKEN: "not-a-key" });
+    expect(c.domain).toBe("other.example.net");
+    expect(c.gateway.port).toBe(19000);
+    expect(applyEnvOverrides({}, { WIREBOT_TUNNEL__ENABLED: "false" })).toEqual({ tunnel: { enabled: false } });
+  });
+});
+
+describe("resolveLayout", () => {
+  it("puts dedicated gateways on slots that clear the shared gateway's derived ports", () => {
+    const l = resolveLayout(parseConfig(exampleText("mixed"), "mixed"));
+    expect(l.shared?.port).toBe(18789);
+    expect(l.dedicated.map((g) => [g.id, g.port, g.serviceUser, g.unit])).toEqual([["erin", 18920, "wb-erin", "clawdbot-gateway@erin.service"]]);
+  });
+
+  it("keeps service user names under 32 characters", () => {
+    const id = "a" + "b".repeat(30);
+    const l = resolveLayout(parseConfig(withUsers(`  - { id: ${id}, name: Long, mode: dedicated }`), "t"));
+    expect(l.dedicated[0]!.serviceUser.length).toBeLessThanOrEqual(31);
+  });
+});

@@ -1,0 +1,103 @@
+/** argv → command → exit code. The only place that sets process.exitCode. */
+import { Command, CommanderError, Option } from "commander";
+import { EXIT, WirebotError, formatError } from "./errors.ts";
+import { processIo, type Io } from "./io.ts";
+import { createContext, type CommandContext } from "./commands/context.ts";
+import { applyCommand } from "./commands/apply.ts";
+import { installCommand, type InstallDeps } from "./commands/install.ts";
+import { planCommand } from "./commands/plan.ts";
+import { createInquirerPrompter } from "./wizard/prompter.ts";
+
+export interface MainDeps {
+  io?: Io;
+  env?: Record<string, string | undefined>;
+  /** replace the context factory (tests inject a recording exec) */
+  context?: (io: Io, root: string | undefined) => CommandContext;
+  install?: InstallDeps;
+}
+
+const rootOption = () => new Option("--root <dir>", "operate on DIR instead of / (renders files only; services are not touched)");
+const configOption = () => new Option("--config <file>", "wirebot.yaml to use instead of /etc/wirebot/wirebot.yaml");
+
+export function buildProgram(deps: MainDeps, setExit: (code: number) => void): Command {
+  const io = deps.io ?? processIo;
+  const ctxFor = (root?: string) => (deps.context ? deps.context(io, root) : createContext(io, { ...(root ? { root } : {}), ...(deps.env ? { env: deps.env } : {}) }));
+  const run = (fn: () => Promise<number>) => async () => setExit(await fn());
+
+  const program = new Command("wirebot")
+    .description("Install and run a hardened, multi-user OpenClaw gateway appliance under systemd")
+    .version("0.1.0")
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  program
+    .command("install")
+    .description("guided install (or --config FILE --yes): write wirebot.yaml, preflight, provision, apply, verify")
+    .addOption(configOption().conflicts([]))
+    .option("-y, --yes", "do not ask for confirmation")
+    .addOption(rootOption())
+    .option("--no-start", "write everything but do not start services")
+    .option("--provision-runtime", "also install the gateway runtime under --root (always done on /)")
+    .action(async (o: { config?: string; yes?: boolean; root?: string; start: boolean; provisionRuntime?: boolean }) => {
+      const ctx = ctxFor(o.root);
+      const installDeps: InstallDeps = { ...deps.install };
+      if (!installDeps.prompter && io.tty && !o.config) installDeps.prompter = await createInquirerPrompter();
+      if (!installDeps.prompter && io.tty && !o.yes) installDeps.prompter = await createInquirerPrompter();
+      await run(() => installCommand(ctx, { ...(o.config ? { config: o.config } : {}), yes: Boolean(o.yes), start: o.start, provisionRuntime: Boolean(o.provisionRuntime) }, installDeps))();
+    });
+
+  program
+    .command("plan")
+    .description("show what apply would change (secret files shown as content hidden)")
+    .addOption(configOption())
+    .addOption(rootOption())
+    .option("--json", "machine-readable output")
+    .option("--exit-code", "exit 2 when changes are pending")
+    .action(async (o: { config?: string; root?: string; json?: boolean; exitCode?: boolean }) =>
+      run(() => planCommand(ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), json: Boolean(o.json), exitCode: Boolean(o.exitCode) }))(),
+    );
+
+  program
+    .command("apply")
+    .description("converge the host to wirebot.yaml")
+    .addOption(configOption())
+    .addOption(rootOption())
+    .option("-y, --yes", "do not ask for confirmation")
+    .option("--no-start", "write files but do not start or restart services")
+    .action(async (o: { config?: string; root?: string; yes?: boolean; start: boolean }) =>
+      run(() => applyCommand(ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), yes: Boolean(o.yes), start: o.start }))(),
+    );
+
+  return program;
+}
+
+/** Runs the CLI; returns the exit code (also set on process.exitCode by runMain). */
+export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
+  const io = deps.io ?? processIo;
+  let code: number = EXIT.ok;
+  const program = buildProgram(deps, (c) => (code = c));
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.ok;
+      return EXIT.usage;
+    }
+    if (e instanceof WirebotError) {
+      io.err(formatError(e));
+      return e.exitCode;
+    }
+    if ((e as Error)?.name === "ExitPromptError") {
+      io.err("Cancelled; nothing was changed.");
+      return EXIT.usage;
+    }
+    io.err(`internal error: ${(e as Error)?.stack ?? String(e)}`);
+    return EXIT.internal;
+  }
+  return code;
+}
+
+export async function runMain(argv: string[]): Promise<void> {
+  process.exitCode = await main(argv);
+}

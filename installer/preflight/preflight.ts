@@ -1,0 +1,80 @@
+/** Preflight: can this box hold the layout? OS, systemd, memory, disk, ports. Facts are read, then judged purely. */
+import { resolveLayout, type Layout } from "../config/layout.ts";
+import type { Config } from "../config/schema.ts";
+import { preflightError, type ErrorIssue } from "../errors.ts";
+import type { Host } from "../host/host.ts";
+import { probeJson } from "../commands/verify.ts";
+
+/** Measured RSS of one gateway (openclaw.md §0: ~0.9 GB idle, 1.27 GB after two turns). */
+export const GATEWAY_RSS_BYTES = 1.0 * 1024 ** 3;
+/** The OS, the reconcile daemon and headroom. */
+export const BASE_RESERVE_BYTES = 0.5 * 1024 ** 3;
+/** The pinned runtime is ~835 MB unpacked; keep room for an upgrade beside it. */
+export const DISK_NEEDED_BYTES = 2 * 1024 ** 3;
+export const MIN_SYSTEMD = 247;
+
+export interface HostFacts {
+  osId: string;
+  osVersion: string;
+  systemdVersion: number | null;
+  memTotalBytes: number;
+  diskFreeBytes: number;
+  /** ports in use that do not answer as one of our own gateways/APIs */
+  busyPorts: number[];
+}
+
+const gb = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GB`;
+
+export function memoryNeeded(l: Layout): number {
+  return l.gateways.length * GATEWAY_RSS_BYTES + BASE_RESERVE_BYTES;
+}
+
+/** Pure judgement of the facts against the layout. */
+export function judge(c: Config, l: Layout, f: HostFacts): ErrorIssue[] {
+  const issues: ErrorIssue[] = [];
+  if (!["debian", "ubuntu"].includes(f.osId))
+    issues.push({ path: "os", message: `${f.osId || "unknown"} ${f.osVersion} is not supported: Debian 12+ or Ubuntu 22.04+ is needed` });
+  if (f.systemdVersion === null) issues.push({ path: "systemd", message: "systemd is not running as the service manager (systemctl --version failed)" });
+  else if (f.systemdVersion < MIN_SYSTEMD) issues.push({ path: "systemd", message: `systemd ${f.systemdVersion} is too old: ${MIN_SYSTEMD}+ is needed for the unit hardening` });
+  const need = memoryNeeded(l);
+  if (need > f.memTotalBytes)
+    issues.push({
+      path: "memory",
+      message: `${l.gateways.length} gateway(s) (${l.dedicated.length} dedicated) need about ${gb(need)} of RAM (~1 GB each, measured), this host has ${gb(f.memTotalBytes)}: move users to mode: shared or add memory`,
+    });
+  if (f.diskFreeBytes < DISK_NEEDED_BYTES) issues.push({ path: "disk", message: `/opt has ${gb(f.diskFreeBytes)} free; the runtime needs ${gb(DISK_NEEDED_BYTES)}` });
+  for (const p of f.busyPorts) {
+    const who = l.gateways.find((g) => g.port === p)?.id ?? (p === c.metering.api.port ? "metering.api" : "?");
+    issues.push({ path: `port ${p}`, message: `127.0.0.1:${p} (for ${who}) is already in use by another program` });
+  }
+  return issues;
+}
+
+export async function readFacts(host: Host, c: Config, l: Layout): Promise<HostFacts> {
+  const osRelease = (await host.readFile("/etc/os-release"))?.toString("utf8") ?? "";
+  const field = (k: string) => osRelease.match(new RegExp(`^${k}="?([^"\\n]*)"?`, "m"))?.[1] ?? "";
+  const sd = await host.exec("systemctl", ["--version"]);
+  const systemdVersion = sd.code === 0 ? Number(sd.stdout.match(/systemd (\d+)/)?.[1] ?? NaN) : null;
+  const meminfo = (await host.readFile("/proc/meminfo"))?.toString("utf8") ?? "";
+  const memTotalBytes = Number(meminfo.match(/MemTotal:\s+(\d+) kB/)?.[1] ?? 0) * 1024;
+  const diskFreeBytes = await host.freeBytes("/opt/wirebot");
+  const busyPorts: number[] = [];
+  const ours = [...l.gateways.map((g) => ({ port: g.port, url: `http://127.0.0.1:${g.port}/health` })), { port: c.metering.api.port, url: `http://127.0.0.1:${c.metering.api.port}/health` }];
+  for (const { port, url } of ours) {
+    // A port held by our own running gateway (a re-install) is fine.
+    if ((await host.portOpen(port)) && !(await probeJson(url, { ok: true }))) busyPorts.push(port);
+  }
+  return { osId: field("ID"), osVersion: field("VERSION_ID"), systemdVersion: Number.isNaN(systemdVersion) ? null : systemdVersion, memTotalBytes, diskFreeBytes, busyPorts };
+}
+
+export async function preflight(host: Host, c: Config): Promise<HostFacts> {
+  const l = resolveLayout(c);
+  const facts = await readFacts(host, c, l);
+  const issues = judge(c, l, facts);
+  if (issues.length > 0)
+    throw preflightError("preflight.failed", `this host cannot run the configured appliance (${issues.length} problem(s))`, {
+      issues,
+      hint: "fix the problems listed, or change wirebot.yaml; nothing was changed",
+    });
+  return facts;
+}

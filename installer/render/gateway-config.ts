@@ -1,0 +1,124 @@
+/** Renders a gateway's clawdbot.json (JSON5 with a header comment) from the config. Pure. */
+import { GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, providerId, workspaceDir, type GatewayLayout, type Layout } from "../config/layout.ts";
+import type { Config, UserConfig } from "../config/schema.ts";
+import { MANAGED_HEADER } from "./template.ts";
+
+const envRef = (id: string) => ({ source: "env", provider: "default", id });
+const LOOPBACK_PROXIES = ["127.0.0.1", "::1"];
+
+export function helmHost(c: Config): string {
+  return c.tunnel.hostnames.helm ?? `helm.${c.domain}`;
+}
+
+/** A dedicated user's Control UI host: one label under the domain, so Universal SSL covers it. */
+export function dedicatedHelmHost(c: Config, userId: string): string {
+  return `helm-${userId}.${c.domain}`;
+}
+
+function litellmV1(baseUrl: string): string {
+  return baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "") + "/v1";
+}
+
+function userTrust(g: GatewayLayout, u: UserConfig) {
+  return u.trust ?? (g.kind === "shared" ? "restricted" : "trusted");
+}
+
+/** Tool policy per trust level (DESIGN.md §Trust modes). */
+function agentTools(trust: "restricted" | "sandboxed" | "trusted") {
+  const base = { elevated: { enabled: false } };
+  if (trust === "restricted")
+    return { ...base, profile: "messaging", deny: ["exec", "process", "browser", "group:runtime"], fs: { workspaceOnly: true } };
+  if (trust === "sandboxed") return { ...base, fs: { workspaceOnly: true } };
+  return base;
+}
+
+export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Record<string, unknown> {
+  const users = g.users;
+  const first = users[0]!;
+  const origins = [`https://${g.kind === "shared" ? helmHost(c) : dedicatedHelmHost(c, g.id)}`];
+
+  const providers: Record<string, unknown> = {};
+  const entries: Record<string, unknown> = {};
+  for (const u of users) {
+    providers[providerId(u.id)] = {
+      baseUrl: litellmV1(c.litellm.baseUrl),
+      apiKey: envRef(litellmKeyVar(u.id)),
+      api: "openai-completions",
+      headers: { "X-Wirebot-Agent": u.id },
+      models: c.litellm.models.map((m) => ({ id: m, name: `${m} (LiteLLM)`, input: ["text"], contextWindow: 128000, maxTokens: 16384 })),
+    };
+    const trust = userTrust(g, u);
+    entries[u.id] = {
+      name: u.name,
+      workspace: workspaceDir(c, u.id),
+      agentDir: `${g.stateDir}/agents/${u.id}/agent`,
+      model: { primary: `${providerId(u.id)}/${c.litellm.defaultModel}` },
+      // The utility model serves observer digests: keep it on the agent's own metered key.
+      utilityModel: `${providerId(u.id)}/${c.litellm.defaultModel}`,
+      tools: agentTools(trust),
+      ...(trust === "sandboxed" ? { sandbox: { mode: "all", scope: "agent", workspaceAccess: "rw" } } : {}),
+    };
+  }
+
+  const channels: Record<string, unknown> = {};
+  const bindings: unknown[] = [];
+  const tgPeers = users.flatMap((u) => (u.channels.telegram ? [{ u, peer: u.channels.telegram.peer }] : []));
+  if (tgPeers.length > 0) {
+    channels["telegram"] = {
+      enabled: true,
+      botToken: envRef("TELEGRAM_BOT_TOKEN"),
+      dmPolicy: "allowlist",
+      allowFrom: tgPeers.map((p) => p.peer),
+      groupPolicy: "disabled",
+    };
+    for (const { u, peer } of tgPeers)
+      bindings.push({ agentId: u.id, match: { channel: "telegram", accountId: "default", peer: { kind: "direct", id: peer } } });
+  }
+  const waPeers = users.flatMap((u) => (u.channels.whatsapp ? [{ u, peer: u.channels.whatsapp.peer }] : []));
+  if (waPeers.length > 0) {
+    channels["whatsapp"] = {
+      enabled: true,
+      dmPolicy: "allowlist",
+      allowFrom: waPeers.map((p) => p.peer),
+      groupPolicy: "disabled",
+      mediaMaxMb: 50,
+    };
+    for (const { u, peer } of waPeers)
+      bindings.push({ agentId: u.id, match: { channel: "whatsapp", accountId: "default", peer: { kind: "direct", id: peer } } });
+  }
+
+  return {
+    gateway: {
+      mode: "local",
+      port: g.port,
+      bind: "loopback",
+      auth: { mode: "token", token: envRef(GATEWAY_TOKEN_VAR) },
+      // cloudflared connects from loopback and adds X-Forwarded-For: without this every request is refused.
+      trustedProxies: LOOPBACK_PROXIES,
+      controlUi: { enabled: true, allowedOrigins: origins, sessionObserver: false },
+      terminal: { enabled: false },
+    },
+    models: { mode: "merge", providers },
+    agents: {
+      ownership: "explicit",
+      defaults: {
+        systemAgent: { agentId: first.id },
+        // Heartbeats spend tokens every 30 min by default.
+        heartbeat: { every: "0m" },
+      },
+      entries,
+    },
+    channels,
+    bindings,
+    tools: { elevated: { enabled: false } },
+    skills: { load: { extraDirs: [PATHS.skillsDir] } },
+    // Embeddings would go to OpenAI unmetered; recall stays on the memory files.
+    memory: { search: { enabled: false } },
+    plugins: { entries: { "memory-core": { config: { dreaming: { enabled: false } } } } },
+    logging: { file: `${g.stateDir}/logs/openclaw.log` },
+  };
+}
+
+export function renderGatewayConfig(c: Config, l: Layout, g: GatewayLayout): string {
+  return `// ${MANAGED_HEADER}\n${JSON.stringify(gatewayConfigObject(c, l, g), null, 2)}\n`;
+}

@@ -1,0 +1,141 @@
+/** Renders the whole desired state of the appliance: (config, package assets) → resources and units. Pure. */
+import { PATHS, resolveLayout, SERVICE_USER, userDir, workspaceDir, type Layout } from "../config/layout.ts";
+import type { Config } from "../config/schema.ts";
+import { planSecrets } from "../config/secret-plan.ts";
+import { configError } from "../errors.ts";
+import type { Assets } from "../assets.ts";
+import { ROOT, type Desired, type OwnerSpec, type Resource, type UnitSpec } from "../engine/resource.ts";
+import { renderGatewayConfig } from "./gateway-config.ts";
+import {
+  GATEWAY_TEMPLATE_UNIT,
+  RECONCILE_UNIT,
+  renderDedicatedDropIn,
+  renderDedicatedTemplateUnit,
+  renderReconcileUnit,
+  renderSecretsUnit,
+  renderSharedGatewayUnit,
+  renderSysusers,
+  renderTmpfiles,
+  renderTunnelUnit,
+  SECRETS_UNIT,
+  TUNNEL_UNIT,
+  type WirebotCommand,
+} from "./units.ts";
+
+export interface RenderContext {
+  assets: Assets;
+  wirebot: WirebotCommand;
+  /** The text of wirebot.yaml as it will be installed at /etc/wirebot/wirebot.yaml. */
+  configText: string;
+  /** systemd-creds is available: the bootstrap token is stored encrypted. */
+  encryptedCredential: boolean;
+  /** Extra resources from other capabilities (tunnel config), rendered by their own pure functions. */
+  extra?: (c: Config, l: Layout) => Resource[];
+}
+
+const WANTS = "/etc/systemd/system/multi-user.target.wants";
+const own = (user: string): OwnerSpec => ({ user, group: user });
+const unitFile = (name: string, content: string, notify: string[]): Resource => ({
+  kind: "file",
+  path: `/etc/systemd/system/${name}`,
+  content,
+  mode: 0o644,
+  owner: ROOT,
+  notify,
+});
+const enableLink = (instance: string, unitFileName = instance): Resource => ({
+  kind: "link",
+  path: `${WANTS}/${instance}`,
+  target: `/etc/systemd/system/${unitFileName}`,
+  notify: [],
+});
+
+export function renderAll(c: Config, ctx: RenderContext): Desired {
+  const l = resolveLayout(c);
+  const secrets = planSecrets(c, l);
+  const t = ctx.assets.templates;
+  const r: Resource[] = [];
+  const units: UnitSpec[] = [];
+  const gatewayUnits = l.gateways.map((g) => g.unit);
+
+  const known = new Set(ctx.assets.skills.map((s) => s.name));
+  const missing = c.skills.filter((s) => !known.has(s));
+  if (missing.length > 0)
+    throw configError("config.skills", `unknown skill(s): ${missing.join(", ")}`, {
+      issues: missing.map((s) => ({ path: `skills[${c.skills.indexOf(s)}]`, message: `no skill '${s}' ships with wirebot (have: ${[...known].join(", ")})` })),
+      hint: "remove the name from skills: or install a wirebot version that ships it",
+    });
+
+  // Desired state itself and the system snippets.
+  r.push({ kind: "dir", path: PATHS.etcDir, mode: 0o700, owner: ROOT, notify: [] });
+  r.push({ kind: "dir", path: PATHS.credstore, mode: 0o700, owner: ROOT, notify: [] });
+  r.push({ kind: "file", path: PATHS.configFile, content: ctx.configText, mode: 0o600, owner: ROOT, notify: [RECONCILE_UNIT] });
+  r.push({ kind: "file", path: PATHS.sysusers, content: renderSysusers(c, l, t), mode: 0o644, owner: ROOT, notify: [] });
+  r.push({ kind: "file", path: PATHS.tmpfiles, content: renderTmpfiles(t), mode: 0o644, owner: ROOT, notify: [] });
+
+  // Skills, shared read-only by every gateway.
+  r.push({ kind: "dir", path: "/opt/wirebot", mode: 0o755, owner: ROOT, notify: [] });
+  r.push({ kind: "dir", path: PATHS.skillsDir, mode: 0o755, owner: ROOT, notify: [] });
+  for (const skill of ctx.assets.skills.filter((s) => c.skills.includes(s.name))) {
+    const base = `${PATHS.skillsDir}/${skill.name}`;
+    r.push({ kind: "dir", path: base, mode: 0o755, owner: ROOT, notify: [] });
+    const subdirs = new Set(skill.files.flatMap((f) => f.relPath.split("/").slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join("/"))));
+    for (const d of [...subdirs].sort()) r.push({ kind: "dir", path: `${base}/${d}`, mode: 0o755, owner: ROOT, notify: [] });
+    for (const f of skill.files) r.push({ kind: "file", path: `${base}/${f.relPath}`, content: f.content, mode: 0o644, owner: ROOT, notify: gatewayUnits });
+  }
+
+  // State directories: every user has one in both modes; its owner is the user's gateway's service user.
+  r.push({ kind: "dir", path: c.paths.data, mode: 0o755, owner: ROOT, notify: [] });
+  r.push({ kind: "dir", path: `${c.paths.data}/users`, mode: 0o755, owner: ROOT, notify: [] });
+  for (const g of l.gateways) {
+    const owner = own(g.serviceUser);
+    if (g.kind === "shared") r.push({ kind: "dir", path: g.stateDir, mode: 0o700, owner, notify: [] });
+    for (const u of g.users) {
+      r.push({ kind: "dir", path: userDir(c, u.id), mode: 0o700, owner, notify: [] });
+      r.push({ kind: "dir", path: workspaceDir(c, u.id), mode: 0o700, owner, notify: [] });
+    }
+    r.push({ kind: "file", path: g.configPath, content: renderGatewayConfig(c, l, g), mode: 0o600, owner, notify: [g.unit] });
+  }
+  r.push({ kind: "dir", path: PATHS.ledgerDir, mode: 0o700, owner: own(SERVICE_USER), notify: [] });
+
+  // Units.
+  r.push(unitFile(SECRETS_UNIT, renderSecretsUnit(c, secrets, ctx.wirebot, t, ctx.encryptedCredential), [SECRETS_UNIT]));
+  r.push(enableLink(SECRETS_UNIT));
+  const shared = renderSharedGatewayUnit(c, l, t);
+  if (shared && l.shared) {
+    r.push(unitFile(l.shared.unit, shared, [l.shared.unit]));
+    r.push(enableLink(l.shared.unit));
+  }
+  if (l.dedicated.length > 0) {
+    r.push(unitFile(GATEWAY_TEMPLATE_UNIT, renderDedicatedTemplateUnit(c, l, t), l.dedicated.map((g) => g.unit)));
+    for (const g of l.dedicated) {
+      r.push({ kind: "dir", path: `/etc/systemd/system/${g.unit}.d`, mode: 0o755, owner: ROOT, notify: [] });
+      r.push(unitFile(`${g.unit}.d/10-wirebot.conf`, renderDedicatedDropIn(g.id, t), [g.unit]));
+      r.push(enableLink(g.unit, GATEWAY_TEMPLATE_UNIT));
+    }
+  }
+  r.push(unitFile(RECONCILE_UNIT, renderReconcileUnit(c, ctx.wirebot, t), [RECONCILE_UNIT]));
+  r.push(enableLink(RECONCILE_UNIT));
+  if (c.tunnel.enabled) {
+    r.push({ kind: "dir", path: PATHS.cloudflaredDir, mode: 0o755, owner: ROOT, notify: [] });
+    r.push(unitFile(TUNNEL_UNIT, renderTunnelUnit(c, t), [TUNNEL_UNIT]));
+    r.push(enableLink(TUNNEL_UNIT));
+  }
+  if (ctx.extra) r.push(...ctx.extra(c, l));
+
+  units.push({ name: SECRETS_UNIT });
+  for (const g of l.gateways) units.push({ name: g.unit, health: { url: `http://127.0.0.1:${g.port}/health`, expectJson: { ok: true } } });
+  units.push({ name: RECONCILE_UNIT, health: { url: `http://127.0.0.1:${c.metering.api.port}/health`, expectJson: { ok: true } } });
+  if (c.tunnel.enabled) units.push({ name: TUNNEL_UNIT });
+
+  assertUniquePaths(r);
+  return { resources: r, units };
+}
+
+function assertUniquePaths(r: Resource[]): void {
+  const seen = new Set<string>();
+  for (const res of r) {
+    if (seen.has(res.path)) throw new Error(`internal: two resources render ${res.path}`);
+    seen.add(res.path);
+  }
+}

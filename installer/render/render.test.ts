@@ -1,0 +1,133 @@
+/** Tests of pure rendering: gateway config rules, units, templates, and no secret values anywhere. */
+import { describe, expect, it } from "vitest";
+import { readAssets } from "../assets.ts";
+import { resolveLayout } from "../config/layout.ts";
+import { parseConfig } from "../config/load.ts";
+import { exampleText, WIREBOT_CMD } from "../testing/harness.ts";
+import { gatewayConfigObject, renderGatewayConfig } from "./gateway-config.ts";
+import { renderAll } from "./index.ts";
+import { MANAGED_HEADER, renderTemplate } from "./template.ts";
+
+const assets = readAssets();
+const load = (name: string) => parseConfig(exampleText(name), name);
+const render = (name: string) => renderAll(load(name), { assets, wirebot: WIREBOT_CMD, configText: exampleText(name), encryptedCredential: true });
+
+describe("gateway config", () => {
+  const c = load("three-users");
+  const l = resolveLayout(c);
+  const cfg = gatewayConfigObject(c, l, l.shared!) as any;
+
+  it("binds loopback, token auth from an env ref, trusted loopback proxies, the helm origin", () => {
+    expect(cfg.gateway.bind).toBe("loopback");
+    expect(cfg.gateway.auth).toEqual({ mode: "token", token: { source: "env", provider: "default", id: "OPENCLAW_GATEWAY_TOKEN" } });
+    expect(cfg.gateway.trustedProxies).toEqual(["127.0.0.1", "::1"]);
+    expect(cfg.gateway.controlUi.allowedOrigins).toEqual(["https://helm.wirebot.example.org"]);
+    expect(cfg.gateway.terminal.enabled).toBe(false);
+  });
+
+  it("gives every agent its own litellm-<id> provider with its own key env ref", () => {
+    expect(Object.keys(cfg.models.providers)).toEqual(["litellm-alice", "litellm-bob", "litellm-carol"]);
+    expect(cfg.models.providers["litellm-bob"].apiKey).toEqual({ source: "env", provider: "default", id: "LITELLM_KEY_BOB" });
+    expect(cfg.models.providers["litellm-bob"].baseUrl).toBe("http://127.0.0.1:4000/v1");
+    expect(cfg.agents.entries.bob.model.primary).toBe("litellm-bob/gpt-4o-mini");
+    expect(cfg.agents.ownership).toBe("explicit");
+  });
+
+  it("turns off background calls that would spend unmetered money", () => {
+    expect(cfg.agents.defaults.heartbeat.every).toBe("0m");
+    expect(cfg.gateway.controlUi.sessionObserver).toBe(false);
+    expect(cfg.memory.search.enabled).toBe(false);
+    expect(cfg.plugins.entries["memory-core"].config.dreaming.enabled).toBe(false);
+  });
+
+  it("keeps elevated tools off, loads the skills dir, restricts shared agents", () => {
+    expect(cfg.tools.elevated.enabled).toBe(false);
+    expect(cfg.skills.load.extraDirs).toContain("/opt/wirebot/skills");
+    for (const id of ["alice", "bob", "carol"]) {
+      expect(cfg.agents.entries[id].tools.profile).toBe("messaging");
+      expect(cfg.agents.entries[id].tools.fs.workspaceOnly).toBe(true);
+      expect(cfg.agents.entries[id].tools.deny).toEqual(expect.arrayContaining(["exec", "process", "browser"]));
+      expect(cfg.agents.entries[id].workspace).toBe(`/data/wirebot/users/${id}/workspace`);
+    }
+  });
+
+  it("routes each peer to its own agent and allowlists only known peers", () => {
+    expect(cfg.channels.telegram.dmPolicy).toBe("allowlist");
+    expect(cfg.channels.telegram.allowFrom).toEqual(["123456789", "234567890"]);
+    expect(cfg.channels.whatsapp.allowFrom).toEqual(["+15551234567", "+15557654321"]);
+    expect(cfg.bindings).toContainEqual({ agentId: "bob", match: { channel: "whatsapp", accountId: "default", peer: { kind: "direct", id: "+15551234567" } } });
+    expect(cfg.bindings).toHaveLength(4);
+  });
+
+  it("starts with the managed header and is otherwise JSON", () => {
+    const text = renderGatewayConfig(c, l, l.shared!);
+    expect(text.startsWith(`// ${MANAGED_HEADER}\n`)).toBe(true);
+    expect(() => JSON.parse(text.split("\n").slice(1).join("\n"))).not.toThrow();
+  });
+
+  it("gives a dedicated gateway its own port, origin and a trusted owner", () => {
+    const m = load("mixed");
+    const ml = resolveLayout(m);
+    const erin = gatewayConfigObject(m, ml, ml.dedicated[0]!) as any;
+    expect(erin.gateway.port).toBe(18920);
+    expect(erin.gateway.controlUi.allowedOrigins).toEqual(["https://helm-erin.wirebot.example.org"]);
+    expect(Object.keys(erin.agents.entries)).toEqual(["erin"]);
+    expect(erin.agents.entries.erin.tools.profile).toBeUndefined();
+  });
+});
+
+describe("templates", () => {
+  it("throws on unknown and unused placeholders and on line breaks in values", () => {
+    expect(() => renderTemplate("t", "a={{x}}", {})).toThrow(/no value for \{\{x\}\}/);
+    expect(() => renderTemplate("t", "a", { x: 1 })).toThrow(/unused value\(s\) x/);
+    expect(() => renderTemplate("t", "ExecStart={{x}}", { x: "/bin/true\nExecStartPre=/bin/evil" })).toThrow(/CR or LF/);
+  });
+});
+
+describe("renderAll", () => {
+  it("renders every unit and system snippet, each with the managed header", () => {
+    const d = render("mixed");
+    const paths = d.resources.map((r) => r.path);
+    for (const p of [
+      "/etc/systemd/system/wirebot-secrets.service",
+      "/etc/systemd/system/clawdbot-gateway.service",
+      "/etc/systemd/system/clawdbot-gateway@.service",
+      "/etc/systemd/system/clawdbot-gateway@erin.service.d/10-wirebot.conf",
+      "/etc/systemd/system/cloudflared-wirebot.service",
+      "/etc/systemd/system/wirebot-reconcile.service",
+      "/etc/sysusers.d/wirebot.conf",
+      "/etc/tmpfiles.d/wirebot.conf",
+      "/data/wirebot/gateway/clawdbot.json",
+      "/data/wirebot/users/erin/clawdbot.json",
+    ])
+      expect(paths).toContain(p);
+    for (const r of d.resources)
+      if (r.kind === "file" && (r.path.startsWith("/etc/systemd") || r.path.startsWith("/etc/sysusers") || r.path.startsWith("/etc/tmpfiles"))) expect(r.content).toContain(MANAGED_HEADER);
+  });
+
+  it("units point at the tmpfs env files and never carry a secret", () => {
+    const d = render("mixed");
+    const unit = (n: string) => (d.resources.find((r) => r.path === `/etc/systemd/system/${n}`) as any).content as string;
+    expect(unit("clawdbot-gateway.service")).toMatch(/^EnvironmentFile=\/run\/wirebot\/gateway\.env$/m);
+    expect(unit("clawdbot-gateway.service")).toMatch(/^Requires=wirebot-secrets\.service$/m);
+    expect(unit("clawdbot-gateway@.service")).toMatch(/^EnvironmentFile=\/run\/wirebot\/users\/%i\.env$/m);
+    expect(unit("wirebot-secrets.service")).toMatch(/^LoadCredentialEncrypted=bws-access-token:\/etc\/wirebot\/credstore\/bws-access-token\.cred$/m);
+    expect(unit("wirebot-reconcile.service")).toMatch(/^RestartPreventExitStatus=78$/m);
+    expect(unit("cloudflared-wirebot.service")).toMatch(/--token-file %d\/tunnel-token$/m);
+    expect(unit("cloudflared-wirebot.service")).toMatch(/^MemoryDenyWriteExecute=yes$/m);
+    expect(unit("clawdbot-gateway.service")).toMatch(/^MemoryDenyWriteExecute=no$/m);
+  });
+
+  it("creates one service user per dedicated gateway", () => {
+    const d = render("mixed");
+    const sysusers = (d.resources.find((r) => r.path === "/etc/sysusers.d/wirebot.conf") as any).content as string;
+    expect(sysusers).toMatch(/^u wirebot - /m);
+    expect(sysusers).toMatch(/^u wb-erin - "Wirebot dedicated gateway \(erin\)" \/data\/wirebot\/users\/erin /m);
+  });
+
+  it("refuses a skill that does not ship", () => {
+    const c = load("one-user");
+    c.skills = ["wirebot-core", "wirebot-nope"];
+    expect(() => renderAll(c, { assets, wirebot: WIREBOT_CMD, configText: "", encryptedCredential: true })).toThrow(/unknown skill/);
+  });
+});

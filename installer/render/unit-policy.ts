@@ -1,0 +1,84 @@
+/** The fixed hardening of every Wirebot unit, as tables (installers.md §3: measured 1.1 for a Node daemon). */
+
+type Policy = ReadonlyArray<readonly [string, string]>;
+
+// Shared by every long-running unit. Scores are measured in units.slow.test.ts.
+// prettier-ignore
+const COMMON: Policy = [
+  ["UMask", "0077"],
+  ["NoNewPrivileges", "yes"],
+  ["ProtectSystem", "strict"],
+  ["ProtectHome", "yes"],
+  ["PrivateTmp", "yes"],
+  ["PrivateDevices", "yes"],
+  ["PrivateMounts", "yes"],
+  ["ProtectKernelTunables", "yes"],
+  ["ProtectKernelModules", "yes"],
+  ["ProtectKernelLogs", "yes"],
+  ["ProtectControlGroups", "yes"],
+  ["ProtectClock", "yes"],
+  ["ProtectHostname", "yes"],
+  ["ProtectProc", "invisible"],
+  ["RestrictNamespaces", "yes"],
+  ["RestrictRealtime", "yes"],
+  ["RestrictSUIDSGID", "yes"],
+  ["LockPersonality", "yes"],
+  ["SystemCallArchitectures", "native"],
+  ["SystemCallFilter", "@system-service"],
+  ["SystemCallFilter", "~@privileged @resources"],
+  ["SystemCallErrorNumber", "EPERM"],
+  ["CapabilityBoundingSet", ""],
+  ["AmbientCapabilities", ""],
+  ["DevicePolicy", "closed"],
+  ["KeyringMode", "private"],
+];
+
+// prettier-ignore
+const NODE_DAEMON: Policy = [
+  ...COMMON,
+  ["PrivateUsers", "yes"],
+  ["RemoveIPC", "yes"],
+  ["ProcSubset", "pid"],
+  ["RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX"],
+  // V8's JIT needs W+X pages: MemoryDenyWriteExecute=yes aborts node (installers.md §3.2).
+  ["MemoryDenyWriteExecute", "no"],
+];
+
+// prettier-ignore
+const GATEWAY: Policy = [
+  ...COMMON,
+  ["PrivateUsers", "yes"],
+  ["RemoveIPC", "yes"],
+  // os.cpus() returns [] under ProcSubset=pid; the gateway sizes worker pools from it.
+  ["ProcSubset", "all"],
+  // os.networkInterfaces() needs netlink.
+  ["RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX AF_NETLINK"],
+  ["MemoryDenyWriteExecute", "no"],
+];
+
+// Root without capabilities: writes root-owned 0600 files to /run/wirebot and nothing else.
+// prettier-ignore
+const SECRETS_ONESHOT: Policy = [
+  ...COMMON,
+  ["ProcSubset", "pid"],
+  ["RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX"],
+  ["MemoryDenyWriteExecute", "no"],
+];
+
+// cloudflared is a Go binary: no runtime code generation, so W^X holds.
+// prettier-ignore
+const GO_DAEMON: Policy = [
+  ...COMMON,
+  ["PrivateUsers", "yes"],
+  ["RemoveIPC", "yes"],
+  ["ProcSubset", "pid"],
+  ["RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX AF_NETLINK"],
+  ["MemoryDenyWriteExecute", "yes"],
+];
+
+export const UNIT_POLICY = { nodeDaemon: NODE_DAEMON, gateway: GATEWAY, secretsOneshot: SECRETS_ONESHOT, goDaemon: GO_DAEMON } as const;
+export type PolicyName = keyof typeof UNIT_POLICY;
+
+export function renderPolicy(name: PolicyName): string {
+  return UNIT_POLICY[name].map(([k, v]) => `${k}=${v}`).join("\n");
+}

@@ -1,0 +1,56 @@
+/** Real systemd: every rendered unit passes `systemd-analyze verify`; long-running units score ≤ 2.0 offline. */
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, cpSync, mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { resolveLayout } from "../config/layout.ts";
+import { parseConfig } from "../config/load.ts";
+import { main } from "../main.ts";
+import { exampleText, examplePath, removeDir, tempDir, testContext, WIREBOT_CMD } from "../testing/harness.ts";
+
+const hasAnalyze = spawnSync("systemd-analyze", ["--version"]).status === 0;
+let root: string;
+
+/** The executables the units name must exist under the root for verify to pass. */
+function seedExecutables(dir: string, nodeBin: string) {
+  for (const bin of [nodeBin, WIREBOT_CMD.node, "/usr/bin/cloudflared", "/bin/rm"]) {
+    mkdirSync(path.join(dir, path.dirname(bin)), { recursive: true });
+    writeFileSync(path.join(dir, bin), "#!/bin/sh\nexit 0\n");
+    chmodSync(path.join(dir, bin), 0o755);
+  }
+  // verify resolves dependencies (sysinit.target, network-online.target) from the root's unit path.
+  mkdirSync(path.join(dir, "usr/lib/systemd"), { recursive: true });
+  cpSync("/usr/lib/systemd/system", path.join(dir, "usr/lib/systemd/system"), { recursive: true, verbatimSymlinks: true });
+}
+
+describe.skipIf(!hasAnalyze)("rendered units under systemd-analyze", () => {
+  beforeAll(async () => {
+    root = tempDir("wirebot-units-");
+    const ctx = testContext(root);
+    const code = await main(["install", "--config", examplePath("mixed"), "--root", root, "--yes"], { io: ctx.io, context: () => ctx });
+    expect(code).toBe(0);
+    seedExecutables(root, resolveLayout(parseConfig(exampleText("mixed"), "m")).nodeBin);
+  });
+  afterAll(() => removeDir(root));
+
+  const units = ["wirebot-secrets.service", "clawdbot-gateway.service", "clawdbot-gateway@erin.service", "cloudflared-wirebot.service", "wirebot-reconcile.service"];
+
+  it("systemd-analyze verify is clean for every unit", () => {
+    const files = units.map((u) => path.join(root, "etc/systemd/system", u.includes("@erin") ? "clawdbot-gateway@.service" : u));
+    const r = spawnSync("systemd-analyze", ["verify", `--root=${root}`, ...files, path.join(root, "etc/systemd/system/clawdbot-gateway@erin.service")], { encoding: "utf8" });
+    expect(r.stderr.trim()).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it.each(units.filter((u) => u !== "wirebot-secrets.service"))("%s scores 2.0 or lower", (unit) => {
+    const out = execFileSync("systemd-analyze", ["security", "--offline=true", `--root=${root}`, unit], { encoding: "utf8" });
+    const score = Number(out.match(/Overall exposure level for \S+: ([\d.]+)/)?.[1]);
+    console.log(`${unit}: exposure ${score}`);
+    expect(score).toBeLessThanOrEqual(2.0);
+  });
+
+  it("the secrets oneshot is hardened too", () => {
+    const out = execFileSync("systemd-analyze", ["security", "--offline=true", `--root=${root}`, "wirebot-secrets.service"], { encoding: "utf8" });
+    expect(Number(out.match(/Overall exposure level for \S+: ([\d.]+)/)?.[1])).toBeLessThanOrEqual(2.0);
+  });
+});

@@ -1,0 +1,117 @@
+/** Renders the systemd units, drop-ins, sysusers.d and tmpfiles.d snippets from units/ and templates/. Pure. */
+import { dedicatedServiceUser, PATHS, SERVICE_USER, workspaceDir, type Layout } from "../config/layout.ts";
+import type { Config } from "../config/schema.ts";
+import type { SecretPlan } from "../config/secret-plan.ts";
+import type { Templates } from "../assets.ts";
+import { renderPolicy } from "./unit-policy.ts";
+import { MANAGED_HEADER, renderTemplate } from "./template.ts";
+
+export interface WirebotCommand {
+  /** absolute path of the Node that runs wirebot itself */
+  node: string;
+  /** absolute path of wirebot's entry script */
+  entry: string;
+}
+
+export const SECRETS_UNIT = "wirebot-secrets.service";
+export const RECONCILE_UNIT = "wirebot-reconcile.service";
+export const TUNNEL_UNIT = "cloudflared-wirebot.service";
+export const GATEWAY_TEMPLATE_UNIT = "clawdbot-gateway@.service";
+export const BWS_CREDENTIAL = "bws-access-token";
+
+function tmpl(t: Templates, name: string): string {
+  const text = t[name];
+  if (text === undefined) throw new Error(`missing template ${name}.tmpl in the package`);
+  return text;
+}
+
+const blocks = { blocks: ["hardening", "credential", "lines"] };
+
+export function renderSecretsUnit(c: Config, secrets: SecretPlan, cmd: WirebotCommand, t: Templates, encryptedCredential: boolean): string {
+  const files = [...secrets.envFiles.map((f) => f.path), ...(secrets.tunnelToken ? [secrets.tunnelToken.path] : [])];
+  const credential = encryptedCredential
+    ? `LoadCredentialEncrypted=${BWS_CREDENTIAL}:${PATHS.credstore}/${BWS_CREDENTIAL}.cred`
+    : `LoadCredential=${BWS_CREDENTIAL}:${PATHS.credstore}/${BWS_CREDENTIAL}`;
+  // The file backend writes generated secrets back into its vault file.
+  const writePaths = [PATHS.runDir, ...(c.secrets.backend === "file" && c.secrets.file ? [c.secrets.file.path.replace(/\/[^/]+$/, "") || "/"] : [])];
+  return renderTemplate(
+    "wirebot-secrets.service",
+    tmpl(t, "wirebot-secrets.service"),
+    {
+      header: MANAGED_HEADER,
+      wirebotNode: cmd.node,
+      wirebotEntry: cmd.entry,
+      envFiles: files.join(" "),
+      credential: c.secrets.backend === "bitwarden" ? credential : `# backend '${c.secrets.backend}': no bootstrap credential`,
+      writePaths: writePaths.join(" "),
+      hardening: renderPolicy("secretsOneshot"),
+    },
+    blocks,
+  );
+}
+
+export function renderSharedGatewayUnit(c: Config, l: Layout, t: Templates): string | null {
+  const g = l.shared;
+  if (!g) return null;
+  return renderTemplate(
+    "clawdbot-gateway.service",
+    tmpl(t, "clawdbot-gateway.service"),
+    {
+      header: MANAGED_HEADER,
+      users: g.users.map((u) => u.id).join(", "),
+      stateDir: g.stateDir,
+      configPath: g.configPath,
+      nodeBin: l.nodeBin,
+      gatewayEntry: l.gatewayEntry,
+      port: g.port,
+      // The state dir, plus each shared user's own directory (workspaces live there in both modes).
+      writePaths: [g.stateDir, ...g.users.map((u) => workspaceDir(c, u.id))].join(" "),
+      hardening: renderPolicy("gateway"),
+    },
+    blocks,
+  );
+}
+
+export function renderDedicatedTemplateUnit(c: Config, l: Layout, t: Templates): string {
+  return renderTemplate(
+    "clawdbot-gateway@.service",
+    tmpl(t, "clawdbot-gateway@.service"),
+    { header: MANAGED_HEADER, dataDir: c.paths.data, nodeBin: l.nodeBin, gatewayEntry: l.gatewayEntry, hardening: renderPolicy("gateway") },
+    blocks,
+  );
+}
+
+export function renderDedicatedDropIn(userId: string, t: Templates): string {
+  return renderTemplate("clawdbot-gateway@.dropin.conf", tmpl(t, "clawdbot-gateway@.dropin.conf"), {
+    header: MANAGED_HEADER,
+    serviceUser: dedicatedServiceUser(userId),
+  });
+}
+
+export function renderTunnelUnit(c: Config, t: Templates): string {
+  return renderTemplate(
+    "cloudflared-wirebot.service",
+    tmpl(t, "cloudflared-wirebot.service"),
+    { header: MANAGED_HEADER, tunnelName: c.tunnel.name, hardening: renderPolicy("goDaemon") },
+    blocks,
+  );
+}
+
+export function renderReconcileUnit(c: Config, cmd: WirebotCommand, t: Templates): string {
+  return renderTemplate(
+    "wirebot-reconcile.service",
+    tmpl(t, "wirebot-reconcile.service"),
+    { header: MANAGED_HEADER, apiPort: c.metering.api.port, wirebotNode: cmd.node, wirebotEntry: cmd.entry, hardening: renderPolicy("nodeDaemon") },
+    blocks,
+  );
+}
+
+export function renderSysusers(c: Config, l: Layout, t: Templates): string {
+  const lines = [`u ${SERVICE_USER} - "Wirebot gateway and metering" ${PATHS.ledgerDir} /usr/sbin/nologin`];
+  for (const g of l.dedicated) lines.push(`u ${g.serviceUser} - "Wirebot dedicated gateway (${g.id})" ${g.stateDir} /usr/sbin/nologin`);
+  return renderTemplate("sysusers.conf", tmpl(t, "sysusers.conf"), { header: MANAGED_HEADER, lines: lines.join("\n") }, blocks);
+}
+
+export function renderTmpfiles(t: Templates): string {
+  return renderTemplate("tmpfiles.conf", tmpl(t, "tmpfiles.conf"), { header: MANAGED_HEADER });
+}
