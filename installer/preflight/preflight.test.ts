@@ -1,0 +1,35 @@
+/** Preflight judgement: a layout the box cannot hold is refused with a clear, numeric message. */
+import { describe, expect, it } from "vitest";
+import { resolveLayout } from "../config/layout.ts";
+import { parseConfig } from "../config/load.ts";
+import { exampleText } from "../testing/harness.ts";
+import { judge, memoryNeeded, type HostFacts } from "./preflight.ts";
+
+const GB = 1024 ** 3;
+const ok: HostFacts = { osId: "debian", osVersion: "12", systemdVersion: 252, memTotalBytes: 8 * GB, diskFreeBytes: 50 * GB, busyPorts: [] };
+
+describe("preflight", () => {
+  const c = parseConfig(exampleText("mixed"), "mixed");
+  const l = resolveLayout(c);
+
+  it("passes a Debian 12 box with room", () => {
+    expect(judge(c, l, ok)).toEqual([]);
+  });
+
+  it("costs about 1 GB per gateway plus a reserve", () => {
+    expect(memoryNeeded(l)).toBe(2.5 * GB);
+  });
+
+  it("refuses a layout the memory cannot hold and says what to do", () => {
+    const issues = judge(c, l, { ...ok, memTotalBytes: 2 * GB });
+    expect(issues).toHaveLength(1);
+    expect(issues[0]!.path).toBe("memory");
+    expect(issues[0]!.message).toMatch(/2 gateway\(s\) \(1 dedicated\) need about 2\.5 GB .* this host has 2\.0 GB: move users to mode: shared/);
+  });
+
+  it("names the OS, old systemd, small disk and busy ports", () => {
+    const issues = judge(c, l, { ...ok, osId: "alpine", systemdVersion: 239, diskFreeBytes: 1 * GB, busyPorts: [18920] });
+    expect(issues.map((i) => i.path)).toEqual(["os", "systemd", "disk", "port 18920"]);
+    expect(issues[3]!.message).toContain("for erin");
+  });
+});
