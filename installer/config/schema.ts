@@ -125,6 +125,10 @@ export const ConfigSchema = z
       if (u.trust === "trusted" && (u.mode ?? c.mode) !== "dedicated")
         ctx.addIssue({ code: "custom", path: ["users", i, "trust"], message: "'trusted' is for a dedicated gateway's owner; in a shared gateway use 'restricted' or 'sandboxed'" });
     });
+    if (c.tunnel.access.enabled && c.tunnel.access.emails.length === 0)
+      ctx.addIssue({ code: "custom", path: ["tunnel", "access", "emails"], message: "Cloudflare Access needs at least one allowed email" });
+    if (c.tunnel.enabled && c.tunnel.managed === "remote" && (!c.tunnel.accountId || !c.tunnel.zoneId))
+      ctx.addIssue({ code: "custom", path: ["tunnel", "managed"], message: "a remotely managed tunnel needs tunnel.accountId and tunnel.zoneId" });
     if (!c.litellm.models.includes(c.litellm.defaultModel))
       ctx.addIssue({ code: "custom", path: ["litellm", "defaultModel"], message: `'${c.litellm.defaultModel}' is not in litellm.models` });
     if (c.secrets.backend === "bitwarden" && !c.secrets.bitwarden)

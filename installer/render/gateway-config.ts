@@ -1,19 +1,11 @@
 /** Renders a gateway's clawdbot.json (JSON5 with a header comment) from the config. Pure. */
 import { GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, providerId, workspaceDir, type GatewayLayout, type Layout } from "../config/layout.ts";
 import type { Config, UserConfig } from "../config/schema.ts";
+import { dedicatedHostname, helmHostname } from "../tunnel/ingress.ts";
 import { MANAGED_HEADER } from "./template.ts";
 
 const envRef = (id: string) => ({ source: "env", provider: "default", id });
 const LOOPBACK_PROXIES = ["127.0.0.1", "::1"];
-
-export function helmHost(c: Config): string {
-  return c.tunnel.hostnames.helm ?? `helm.${c.domain}`;
-}
-
-/** A dedicated user's Control UI host: one label under the domain, so Universal SSL covers it. */
-export function dedicatedHelmHost(c: Config, userId: string): string {
-  return `helm-${userId}.${c.domain}`;
-}
 
 function litellmV1(baseUrl: string): string {
   return baseUrl.replace(/\/+$/, "").replace(/\/v1$/, "") + "/v1";
@@ -35,7 +27,8 @@ function agentTools(trust: "restricted" | "sandboxed" | "trusted") {
 export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Record<string, unknown> {
   const users = g.users;
   const first = users[0]!;
-  const origins = [`https://${g.kind === "shared" ? helmHost(c) : dedicatedHelmHost(c, g.id)}`];
+  // Always the public origin, tunnel or not: the hostname is fixed by the domain either way.
+  const origins = [`https://${g.kind === "shared" ? helmHostname(c) : dedicatedHostname(c, g.id)}`];
 
   const providers: Record<string, unknown> = {};
   const entries: Record<string, unknown> = {};

@@ -5,6 +5,7 @@ import { planSecrets } from "../config/secret-plan.ts";
 import { configError } from "../errors.ts";
 import type { Assets } from "../assets.ts";
 import { ROOT, type Desired, type OwnerSpec, type Resource, type UnitSpec } from "../engine/resource.ts";
+import { renderTunnelConfig } from "../tunnel/tunnel-config.ts";
 import { renderGatewayConfig } from "./gateway-config.ts";
 import {
   GATEWAY_TEMPLATE_UNIT,
@@ -118,6 +119,7 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
   r.push(enableLink(RECONCILE_UNIT));
   if (c.tunnel.enabled) {
     r.push({ kind: "dir", path: PATHS.cloudflaredDir, mode: 0o755, owner: ROOT, notify: [] });
+    r.push({ kind: "file", path: PATHS.tunnelConfig, content: renderTunnelConfig(c, l), mode: 0o644, owner: ROOT, notify: [TUNNEL_UNIT] });
     r.push(unitFile(TUNNEL_UNIT, renderTunnelUnit(c, t), [TUNNEL_UNIT]));
     r.push(enableLink(TUNNEL_UNIT));
   }

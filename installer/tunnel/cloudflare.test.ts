@@ -1,0 +1,251 @@
+/** provisionTunnel with the real `cloudflare` SDK against the local API stand-in over HTTP: idempotency, moves, removals, foreign records, errors. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { inspect } from "node:util";
+import Cloudflare from "cloudflare";
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { startCloudflareStandin, type CloudflareStandin } from "../../test/cloudflare-standin/server.ts";
+import { parseConfig } from "../config/load.ts";
+import { resolveLayout } from "../config/layout.ts";
+import type { Config } from "../config/schema.ts";
+import { WirebotError } from "../errors.ts";
+import { buildIngress, helmHostname, publishedHosts } from "./ingress.ts";
+import { accessAppName, provisionTunnel, recordComment, tunnelTarget, type ProvisionOptions } from "./cloudflare.ts";
+
+const ACCOUNT = "0123456789abcdef0123456789abcdef";
+const ZONE = "fedcba9876543210fedcba9876543210";
+const API_TOKEN = "cf-api-token-DO-NOT-LEAK-1234567890";
+
+const base = readFileSync(join(import.meta.dirname, "../../examples/mixed.yaml"), "utf8");
+function config(edit: (text: string) => string = (t) => t): Config {
+  return parseConfig(edit(base), "test.yaml");
+}
+const withDomain = (d: string) => (t: string) => t.replace(/^domain: .*$/m, `domain: ${d}`).replace(/^tunnel: .*$/m, "tunnel: { enabled: true, name: wirebot }");
+const withoutErin = (t: string) => t.replace(/  - id: erin[\s\S]*$/, "");
+
+let cf: CloudflareStandin;
+let client: Cloudflare;
+beforeEach(async () => {
+  // per_page 2 by default, so every list call walks several pages
+  cf = await startCloudflareStandin({ apiToken: API_TOKEN, accounts: [ACCOUNT], zones: [{ id: ZONE, name: "example.org" }], defaultPerPage: 2 });
+  client = new Cloudflare({ apiToken: API_TOKEN, baseURL: cf.baseURL, maxRetries: 0 });
+});
+afterEach(async () => cf.stop());
+
+function inputs(c: Config, extra: Partial<ProvisionOptions> = {}): ProvisionOptions {
+  const l = resolveLayout(c);
+  return {
+    client,
+    accountId: ACCOUNT,
+    zoneId: ZONE,
+    tunnelName: c.tunnel.name,
+    managed: c.tunnel.managed === "remote" ? "remote" : "local",
+    ingress: buildIngress(c, l),
+    hostnames: publishedHosts(c, l).map((h) => h.hostname),
+    ...extra,
+  };
+}
+const remote = (c: Config) => inputs(c, { managed: "remote" });
+const summary = (changes: { action: string; kind: string; name: string }[]) => changes.map((c) => `${c.action} ${c.kind} ${c.name}`);
+const cnames = () => cf.records.filter((r) => r.type === "CNAME").map((r) => `${r.name} -> ${r.content}`).sort();
+
+describe("provisionTunnel", () => {
+  test("first run creates the tunnel, its remote ingress and proxied CNAMEs, and returns the token without exposing it", async () => {
+    const r = await provisionTunnel(remote(config()));
+    const id = r.tunnelId!;
+    expect(summary(r.changes)).toEqual([
+      "create tunnel wirebot",
+      "create ingress wirebot",
+      "create dns helm.wirebot.example.org",
+      "create dns api.wirebot.example.org",
+      "create dns helm-erin.wirebot.example.org",
+    ]);
+    expect(cnames()).toEqual([
+      `api.wirebot.example.org -> ${id}.cfargotunnel.com`,
+      `helm-erin.wirebot.example.org -> ${id}.cfargotunnel.com`,
+      `helm.wirebot.example.org -> ${id}.cfargotunnel.com`,
+    ]);
+    expect(cf.records.every((rec) => rec.proxied && rec.ttl === 1 && rec.comment === recordComment("wirebot"))).toBe(true);
+    const t = cf.tunnels[0]!;
+    expect(t.config_src).toBe("cloudflare");
+    expect(t.config?.ingress?.at(-1)).toEqual({ service: "http_status:404" }); // the catch-all went out without a hostname
+    // the token is the real one and decodes to this tunnel
+    expect(typeof r.token).toBe("string");
+    expect(JSON.parse(Buffer.from(r.token!, "base64").toString())).toMatchObject({ a: ACCOUNT, t: id });
+    // …but serialising the result never shows it
+    expect(JSON.stringify(r)).not.toContain(r.token!);
+    expect(inspect(r, { depth: 5 })).not.toContain(r.token!);
+  });
+
+  test("a second run changes nothing (only GETs) and returns the same tunnel", async () => {
+    const first = await provisionTunnel(remote(config()));
+    const before = cf.mutations().length;
+    const second = await provisionTunnel(remote(config()));
+    expect(cf.mutations().length).toBe(before);
+    expect(second.tunnelId).toBe(first.tunnelId);
+    expect(second.changes.every((c) => c.action === "unchanged")).toBe(true);
+    expect(cf.tunnels).toHaveLength(1);
+    // list calls walked pages: the stand-in answered page 2 at least once
+    expect(cf.requests.some((q) => q.method === "GET" && q.query["page"] === "2")).toBe(true);
+  });
+
+  test("a renamed domain moves the records: old names removed, new ones created, ingress updated", async () => {
+    const first = await provisionTunnel(remote(config()));
+    const oldNames = publishedHosts(config(), resolveLayout(config())).map((h) => h.hostname);
+    const moved = config(withDomain("bots.example.org"));
+    const r = await provisionTunnel({ ...remote(moved), previousHostnames: oldNames });
+    expect(r.tunnelId).toBe(first.tunnelId);
+    const target = tunnelTarget(first.tunnelId!);
+    expect(cnames()).toEqual([`api.bots.example.org -> ${target}`, `helm-erin.bots.example.org -> ${target}`, `helm.bots.example.org -> ${target}`]);
+    expect(summary(r.changes.filter((c) => c.action === "delete")).sort()).toEqual([
+      "delete dns api.wirebot.example.org",
+      "delete dns helm-erin.wirebot.example.org",
+      "delete dns helm.wirebot.example.org",
+    ]);
+    expect(summary(r.changes.filter((c) => c.kind === "ingress"))).toEqual(["update ingress wirebot"]);
+    expect(cf.tunnels[0]!.config?.ingress?.[0]).toEqual({ hostname: "helm.bots.example.org", service: "http://127.0.0.1:18789" });
+  });
+
+  test("a removed dedicated user loses its record and its ingress rule", async () => {
+    await provisionTunnel(remote(config()));
+    const r = await provisionTunnel(remote(config(withoutErin)));
+    expect(summary(r.changes.filter((c) => c.action !== "unchanged"))).toEqual(["update ingress wirebot", "delete dns helm-erin.wirebot.example.org"]);
+    expect(cf.records.map((x) => x.name).sort()).toEqual(["api.wirebot.example.org", "helm.wirebot.example.org"]);
+  });
+
+  test("foreign records are left alone, even CNAMEs to another tunnel and records removed from the config", async () => {
+    const blog = cf.addRecord(ZONE, { name: "blog.example.org", type: "CNAME", content: "other-tunnel.cfargotunnel.com", proxied: true });
+    const www = cf.addRecord(ZONE, { name: "www.example.org", type: "A", content: "192.0.2.10" });
+    await provisionTunnel(remote(config()));
+    await provisionTunnel(remote(config(withoutErin)));
+    await provisionTunnel({ ...remote(config(withDomain("bots.example.org"))), previousHostnames: ["blog.example.org", "www.example.org"] });
+    expect(cf.records.find((r) => r.id === blog.id)).toEqual(blog);
+    expect(cf.records.find((r) => r.id === www.id)).toEqual(www);
+  });
+
+  test("a foreign record on a wanted hostname stops provisioning before any change", async () => {
+    cf.addRecord(ZONE, { name: "helm.wirebot.example.org", type: "A", content: "192.0.2.20" });
+    const err = await provisionTunnel(remote(config())).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WirebotError);
+    expect((err as WirebotError).code).toBe("tunnel.dns-clash");
+    expect((err as WirebotError).issues).toEqual([{ path: "helm.wirebot.example.org", message: "existing A record → 192.0.2.20 is not wirebot's" }]);
+    expect(cf.mutations()).toEqual([]);
+    expect(cf.tunnels).toEqual([]);
+  });
+
+  test("a record wirebot made for an earlier incarnation of the tunnel is taken back", async () => {
+    cf.addRecord(ZONE, { name: "api.wirebot.example.org", type: "CNAME", content: "dead-tunnel.cfargotunnel.com", proxied: true, comment: recordComment("wirebot") });
+    const r = await provisionTunnel(remote(config()));
+    expect(summary(r.changes.filter((c) => c.kind === "dns" && c.action === "update"))).toEqual(["update dns api.wirebot.example.org"]);
+    expect(cnames()).toContain(`api.wirebot.example.org -> ${tunnelTarget(r.tunnelId!)}`);
+  });
+
+  test("local management: a locally managed tunnel, no remote configuration calls", async () => {
+    const r = await provisionTunnel(inputs(config()));
+    expect(cf.tunnels[0]!.config_src).toBe("local");
+    expect(cf.requests.filter((q) => q.path.endsWith("/configurations"))).toEqual([]);
+    expect(summary(r.changes).slice(0, 1)).toEqual(["create tunnel wirebot"]);
+    // the tunnel secret wirebot generated went only into the create request and comes back only inside the token
+    const created = cf.requests.find((q) => q.method === "POST" && q.path.endsWith("/cfd_tunnel"))!.body as { tunnel_secret: string };
+    expect(Buffer.from(created.tunnel_secret, "base64").length).toBe(32);
+    expect(JSON.parse(Buffer.from(r.token!, "base64").toString()).s).toBe(created.tunnel_secret);
+  });
+
+  test("switching a remotely managed tunnel back to local is refused with a fix", async () => {
+    await provisionTunnel(remote(config()));
+    await expect(provisionTunnel(inputs(config()))).rejects.toMatchObject({ code: "tunnel.managed" });
+  });
+
+  test("dry run reports what would change and changes nothing", async () => {
+    const r = await provisionTunnel({ ...remote(config()), dryRun: true });
+    expect(summary(r.changes)[0]).toBe("create tunnel wirebot");
+    expect(r.tunnelId).toBeNull();
+    expect(r.token).toBeNull();
+    expect(cf.mutations()).toEqual([]);
+  });
+
+  test("an invalid ingress is refused before anything is sent", async () => {
+    const bad = { ...remote(config()), ingress: [{ hostname: "helm.wirebot.example.org", service: "http://127.0.0.1:18789/" }, { service: "http_status:404" }] };
+    await expect(provisionTunnel(bad)).rejects.toThrow(/ingress rules don't support proxying to a different path/);
+    expect(cf.requests).toEqual([]);
+  });
+});
+
+describe("Cloudflare Access in front of helm", () => {
+  const access = (c: Config, emails: string[], enabled = true) => ({ ...remote(c), access: { enabled, emails, hostname: helmHostname(c) } });
+
+  test("creates an allow-list policy and a self-hosted app; second run unchanged; e-mail change updates; disabling removes both", async () => {
+    const c = config();
+    const r1 = await provisionTunnel(access(c, ["dana@example.org", "Ops@example.org"]));
+    expect(summary(r1.changes.filter((x) => x.kind.startsWith("access")))).toEqual(["create access-policy wirebot wirebot helm allowlist", "create access-app wirebot wirebot helm"]);
+    expect(cf.apps).toHaveLength(1);
+    expect(cf.apps[0]).toMatchObject({ name: accessAppName("wirebot"), domain: "helm.wirebot.example.org", type: "self_hosted", policies: [{ id: cf.policies[0]!.id, precedence: 1 }] });
+    expect(cf.policies[0]!.include).toEqual([{ email: { email: "dana@example.org" } }, { email: { email: "ops@example.org" } }]);
+
+    const before = cf.mutations().length;
+    const r2 = await provisionTunnel(access(c, ["ops@example.org", "dana@example.org"]));
+    expect(cf.mutations().length).toBe(before);
+    expect(r2.changes.every((x) => x.action === "unchanged")).toBe(true);
+
+    const r3 = await provisionTunnel(access(c, ["dana@example.org"]));
+    expect(summary(r3.changes.filter((x) => x.action !== "unchanged"))).toEqual(["update access-policy wirebot wirebot helm allowlist"]);
+
+    const r4 = await provisionTunnel(access(c, [], false));
+    expect(summary(r4.changes.filter((x) => x.action !== "unchanged"))).toEqual(["delete access-app wirebot wirebot helm", "delete access-policy wirebot wirebot helm allowlist"]);
+    expect(cf.apps).toEqual([]);
+    expect(cf.policies).toEqual([]);
+  });
+
+  test("enabled with no e-mails is a config error before any call", async () => {
+    await expect(provisionTunnel(access(config(), []))).rejects.toMatchObject({ code: "tunnel.access" });
+    expect(cf.requests).toEqual([]);
+  });
+});
+
+describe("API errors surface as WirebotErrors without secrets", () => {
+  const catchErr = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e as WirebotError);
+
+  test("a refused DNS create names the step and Cloudflare's code; neither the API token nor the tunnel token appears", async () => {
+    cf.failNext("POST", /\/dns_records$/, 400, [{ code: 81053, message: "An A, AAAA, or CNAME record with that host already exists." }]);
+    const err = await catchErr(provisionTunnel(remote(config())));
+    expect(err).toBeInstanceOf(WirebotError);
+    expect(err!.code).toBe("cloudflare.api");
+    expect(err!.exitCode).toBe(78);
+    expect(err!.message).toBe(
+      "Cloudflare API refused to create the DNS record helm.wirebot.example.org: 400 An A, AAAA, or CNAME record with that host already exists. (code 81053)",
+    );
+    const tunnelSecret = cf.tunnels[0]!.secret;
+    const everything = JSON.stringify({ m: err!.message, i: err!.issues, h: err!.hint }) + inspect(err, { depth: 6 });
+    expect(everything).not.toContain(API_TOKEN);
+    expect(everything).not.toContain(tunnelSecret);
+  });
+
+  test("a bad API token is an auth error with the permissions it needs", async () => {
+    const wrong = new Cloudflare({ apiToken: "wrong-token-SECRET", baseURL: cf.baseURL, maxRetries: 0 });
+    const err = await catchErr(provisionTunnel({ ...remote(config()), client: wrong }));
+    expect(err!.code).toBe("cloudflare.auth");
+    expect(err!.message).toContain("Authentication error (code 10000)");
+    expect(err!.hint).toMatch(/Cloudflare Tunnel: Edit/);
+    expect(inspect(err, { depth: 6 })).not.toContain("wrong-token-SECRET");
+  });
+
+  test("5xx and rate limits are temporary failures (exit 75)", async () => {
+    cf.failNext("GET", /\/cfd_tunnel$/, 503, [{ code: 10013, message: "Service unavailable" }]);
+    const err = await catchErr(provisionTunnel(remote(config())));
+    expect(err!.code).toBe("cloudflare.unavailable");
+    expect(err!.exitCode).toBe(75);
+  });
+
+  test("an unknown zone is reported as Cloudflare says it", async () => {
+    const err = await catchErr(provisionTunnel({ ...remote(config()), zoneId: "00000000000000000000000000000000" }));
+    expect(err!.code).toBe("cloudflare.api");
+    expect(err!.issues[0]!.path).toBe("cloudflare code 7003");
+  });
+
+  test("an unreachable API is a temporary failure", async () => {
+    const dead = new Cloudflare({ apiToken: API_TOKEN, baseURL: "http://127.0.0.1:1/client/v4", maxRetries: 0 });
+    const err = await catchErr(provisionTunnel({ ...remote(config()), client: dead }));
+    expect(err!.code).toBe("cloudflare.unreachable");
+    expect(err!.exitCode).toBe(75);
+  });
+});

@@ -1,0 +1,362 @@
+/** Provisions the Cloudflare side of the tunnel through the `cloudflare` SDK: tunnel, remote ingress, DNS records, Access; idempotent. */
+import { randomBytes } from "node:crypto";
+import Cloudflare from "cloudflare";
+import { WirebotError, configError, type ErrorIssue } from "../errors.ts";
+import { assertValidIngress, matchRule, type IngressRule } from "./ingress-validate.ts";
+
+export type ChangeAction = "create" | "update" | "delete" | "unchanged";
+
+export interface CloudflareChange {
+  action: ChangeAction;
+  kind: "tunnel" | "ingress" | "dns" | "access-policy" | "access-app";
+  name: string;
+  detail?: string;
+}
+
+export interface AccessOptions {
+  enabled: boolean;
+  emails: string[];
+  /** the hostname Access protects (helm.<domain>) */
+  hostname: string;
+}
+
+export interface ProvisionOptions {
+  client: Cloudflare;
+  accountId: string;
+  zoneId: string;
+  tunnelName: string;
+  managed: "remote" | "local";
+  /** Full ingress, catch-all last; validated with the cloudflared port before anything is sent. */
+  ingress: IngressRule[];
+  /** DNS names to route to the tunnel (every non-catch-all hostname of the ingress). */
+  hostnames: string[];
+  /** Names the previous apply published; checked for removal even if the zone listing misses them. */
+  previousHostnames?: string[];
+  /** Omit to leave Access alone; `enabled: false` removes what wirebot created. */
+  access?: AccessOptions;
+  /** Read only: report what would change, change nothing, fetch no token. */
+  dryRun?: boolean;
+}
+
+export interface ProvisionResult {
+  /** null only in a dry run when the tunnel does not exist yet */
+  tunnelId: string | null;
+  changes: CloudflareChange[];
+  /**
+   * The tunnel token (a secret: write it to tmpfs, never log it). Non-enumerable, so JSON.stringify,
+   * pino and util.inspect of the result leave it out. null in a dry run.
+   */
+  readonly token: string | null;
+}
+
+export const tunnelTarget = (tunnelId: string) => `${tunnelId}.cfargotunnel.com`;
+/** Marks records wirebot created, so a re-created tunnel can take back its own names. */
+export const recordComment = (tunnelName: string) => `managed by wirebot (tunnel ${tunnelName})`;
+export const accessAppName = (tunnelName: string) => `wirebot ${tunnelName} helm`;
+export const accessPolicyName = (tunnelName: string) => `wirebot ${tunnelName} helm allowlist`;
+
+/** The fields wirebot reads from a tunnel (Shared.CloudflareTunnel). */
+interface TunnelInfo {
+  id?: string;
+  name?: string;
+  created_at?: string;
+  deleted_at?: string;
+  remote_config?: boolean;
+  config_src?: "local" | "cloudflare";
+}
+
+/** The fields wirebot reads from a DNS record (the SDK's union type has them on every member). */
+interface DnsRecord {
+  id: string;
+  name: string;
+  type: string;
+  content?: string;
+  proxied?: boolean;
+  ttl?: number;
+  comment?: string | null;
+}
+
+/** Turn an SDK failure into a WirebotError that names the step and Cloudflare's codes, and carries no credential. */
+export function cloudflareError(step: string, err: unknown, client?: Cloudflare): WirebotError {
+  const scrub = (s: string) => (client?.apiToken ? s.split(client.apiToken).join("[redacted]") : s);
+  if (err instanceof WirebotError) return err;
+  if (err instanceof Cloudflare.APIConnectionError)
+    return new WirebotError("tempFail", "cloudflare.unreachable", `Cloudflare API unreachable while trying to ${step}: ${scrub(err.message)}`, {
+      hint: "check the network (and CLOUDFLARE_BASE_URL if set), then run 'wirebot apply' again",
+    });
+  if (err instanceof Cloudflare.APIError) {
+    const status = err.status ?? 0;
+    const list = (err.errors as { code?: number; message?: string }[] | undefined) ?? [];
+    const issues: ErrorIssue[] = list.map((e) => ({ path: `cloudflare code ${e.code ?? "?"}`, message: scrub(e.message ?? "") }));
+    const summary = list.length > 0 ? list.map((e) => `${e.message ?? ""} (code ${e.code ?? "?"})`).join("; ") : `HTTP ${status}`;
+    const message = scrub(`Cloudflare API refused to ${step}: ${status} ${summary}`);
+    if (status === 401 || status === 403)
+      return new WirebotError("config", "cloudflare.auth", message, {
+        issues,
+        hint: "CLOUDFLARE_API_TOKEN needs Account: Cloudflare Tunnel: Edit, Account: Access: Apps and Policies: Edit (if tunnel.access is on) and Zone: DNS: Edit for the zone; check tunnel.accountId and tunnel.zoneId",
+      });
+    if (status === 429 || status >= 500)
+      return new WirebotError("tempFail", "cloudflare.unavailable", message, { issues, hint: "Cloudflare is busy or failing; run 'wirebot apply' again later" });
+    return new WirebotError("config", "cloudflare.api", message, { issues, hint: "check tunnel.accountId, tunnel.zoneId and the hostnames in /etc/wirebot/wirebot.yaml" });
+  }
+  return new WirebotError("internal", "cloudflare.unexpected", `unexpected failure while trying to ${step}: ${scrub(err instanceof Error ? err.message : String(err))}`);
+}
+
+const sameIngress = (a: unknown, b: IngressRule[]) => JSON.stringify(normalizeIngress(a)) === JSON.stringify(normalizeIngress(b));
+
+function normalizeIngress(rules: unknown): unknown[] {
+  if (!Array.isArray(rules)) return [];
+  return rules.map((r: Record<string, unknown>) => {
+    const o = r["originRequest"];
+    return {
+      hostname: r["hostname"] ?? "",
+      path: r["path"] ?? "",
+      service: r["service"],
+      ...(o && typeof o === "object" && Object.keys(o).length > 0 ? { originRequest: o } : {}),
+    };
+  });
+}
+
+const sortedEmails = (include: unknown): string[] =>
+  (Array.isArray(include) ? include : [])
+    .map((r: { email?: { email?: string } }) => r?.email?.email)
+    .filter((e): e is string => typeof e === "string")
+    .map((e) => e.toLowerCase())
+    .sort();
+
+/**
+ * Converge the Cloudflare side: find-or-create the named tunnel, set its ingress (remote
+ * management), route every hostname to it with a proxied CNAME, remove this tunnel's records
+ * that no longer belong, and (optionally) put Access in front of helm. Foreign records (any record
+ * not pointing at this tunnel and not marked by wirebot) are never changed: a clash is an error.
+ */
+export async function provisionTunnel(opts: ProvisionOptions): Promise<ProvisionResult> {
+  const { client, accountId: account_id, zoneId: zone_id, tunnelName } = opts;
+  const dry = opts.dryRun === true;
+  const changes: CloudflareChange[] = [];
+  const call = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      throw cloudflareError(step, e, client);
+    }
+  };
+
+  const rules = assertValidIngress(opts.ingress, `tunnel '${tunnelName}' ingress`);
+  const hostnames = [...new Set(opts.hostnames.map((h) => h.toLowerCase()))];
+  const unrouted = hostnames.filter((h) => matchRule(rules, { host: h, path: "/" }).index === rules.length - 1);
+  if (unrouted.length > 0)
+    throw configError("tunnel.hostnames", `hostname(s) ${unrouted.join(", ")} would reach only the catch-all rule`, {
+      hint: "every published hostname needs its own ingress rule; this is a wirebot bug if the rules were generated",
+    });
+  if (opts.access?.enabled && opts.access.emails.length === 0)
+    throw configError("tunnel.access", "tunnel.access.enabled is true but tunnel.access.emails is empty: nobody could sign in", {
+      hint: "list the allowed e-mail addresses under tunnel.access.emails, or set tunnel.access.enabled: false",
+    });
+
+  // ---- 1. the tunnel, by name ----
+  const found: TunnelInfo[] = [];
+  await call(`list tunnels named '${tunnelName}'`, async () => {
+    for await (const t of client.zeroTrust.tunnels.cloudflared.list({ account_id, name: tunnelName, is_deleted: false }))
+      if (t.name === tunnelName && !t.deleted_at) found.push(t);
+  });
+  if (found.length > 1)
+    throw configError("tunnel.duplicate", `Cloudflare account has ${found.length} tunnels named '${tunnelName}'`, {
+      issues: found.map((t) => ({ path: `tunnel ${t.id ?? "?"}`, message: `created ${t.created_at ?? "?"}` })),
+      hint: "delete the extra tunnels in the Zero Trust dashboard (Networks → Tunnels) or choose another tunnel.name",
+    });
+  let tunnel = found[0];
+  const existingRemote = tunnel !== undefined && (tunnel.remote_config === true || tunnel.config_src === "cloudflare");
+  if (tunnel && opts.managed === "local" && existingRemote)
+    throw configError("tunnel.managed", `tunnel '${tunnelName}' is remotely managed in Cloudflare, but tunnel.managed is 'local'`, {
+      hint: "a remotely managed tunnel cannot go back to a local config file: set tunnel.managed: remote, or delete the tunnel in the dashboard and apply again",
+    });
+
+  // ---- 2. read DNS before any write, so a clash stops us before we change anything ----
+  const readByName = async (name: string): Promise<DnsRecord[]> => {
+    const out: DnsRecord[] = [];
+    await call(`list DNS records for ${name}`, async () => {
+      for await (const r of client.dns.records.list({ zone_id, name: { exact: name } })) out.push(r as unknown as DnsRecord);
+    });
+    return out;
+  };
+  const comment = recordComment(tunnelName);
+  const knownTarget = tunnel?.id ? tunnelTarget(tunnel.id) : null;
+  const isOurs = (r: DnsRecord) =>
+    r.type === "CNAME" && ((knownTarget !== null && r.content === knownTarget) || (r.comment === comment && (r.content ?? "").endsWith(".cfargotunnel.com")));
+  const plans = new Map<string, DnsRecord | null>();
+  const clashes: ErrorIssue[] = [];
+  for (const name of hostnames) {
+    const existing = await readByName(name);
+    const ours = existing.find(isOurs);
+    const foreign = existing.filter((r) => r !== ours);
+    // Cloudflare allows nothing else beside a CNAME, so any other record at the name is a clash.
+    for (const f of foreign) clashes.push({ path: name, message: `existing ${f.type} record → ${f.content ?? "?"} is not wirebot's` });
+    plans.set(name, ours ?? null);
+  }
+  if (clashes.length > 0)
+    throw configError("tunnel.dns-clash", `${clashes.length} DNS record(s) in the zone already use wirebot's hostnames`, {
+      issues: clashes,
+      hint: "wirebot never changes records it did not create: remove or rename them in the Cloudflare dashboard, or change domain / tunnel.hostnames",
+    });
+
+  // ---- 3. create the tunnel if needed ----
+  const created = !tunnel;
+  if (!tunnel) {
+    changes.push({ action: "create", kind: "tunnel", name: tunnelName, detail: `${opts.managed} management` });
+    if (!dry) {
+      tunnel = await call(`create tunnel '${tunnelName}'`, () =>
+        client.zeroTrust.tunnels.cloudflared.create(
+          opts.managed === "remote"
+            ? { account_id, name: tunnelName, config_src: "cloudflare" }
+            : // a locally managed tunnel needs a secret of at least 32 bytes; it reaches the box only inside the token
+              { account_id, name: tunnelName, config_src: "local", tunnel_secret: randomBytes(32).toString("base64") },
+        ),
+      );
+    }
+  } else {
+    changes.push({
+      action: opts.managed === "remote" && !existingRemote ? "update" : "unchanged",
+      kind: "tunnel",
+      name: tunnelName,
+      detail: opts.managed === "remote" && !existingRemote ? "migrate to remote management (one way)" : `${tunnel.id}`,
+    });
+  }
+  const tunnelId = tunnel?.id ?? null;
+  if (tunnel && !tunnelId) throw new WirebotError("internal", "cloudflare.no-id", `Cloudflare returned tunnel '${tunnelName}' without an id`);
+  const target = tunnelId ? tunnelTarget(tunnelId) : null;
+
+  // ---- 4. remote ingress ----
+  if (opts.managed === "remote") {
+    let current: unknown = undefined;
+    if (tunnelId && !created) {
+      const cfg = await call(`read the ingress of tunnel '${tunnelName}'`, () =>
+        client.zeroTrust.tunnels.cloudflared.configurations.get(tunnelId, { account_id }),
+      );
+      current = cfg.config?.ingress;
+    }
+    if (sameIngress(current, opts.ingress)) changes.push({ action: "unchanged", kind: "ingress", name: tunnelName });
+    else {
+      changes.push({ action: current === undefined || current === null ? "create" : "update", kind: "ingress", name: tunnelName, detail: `${opts.ingress.length} rules` });
+      if (!dry && tunnelId) {
+        // The SDK types declare `hostname` as required, yet the catch-all must have none; the body is
+        // sent unchanged (installers.md §2.4).
+        const ingress = opts.ingress as unknown as Cloudflare.ZeroTrust.Tunnels.Cloudflared.ConfigurationUpdateParams.Config.Ingress[];
+        await call(`set the ingress of tunnel '${tunnelName}'`, () =>
+          client.zeroTrust.tunnels.cloudflared.configurations.update(tunnelId, { account_id, config: { ingress } }),
+        );
+      }
+    }
+  }
+
+  // ---- 5. DNS: desired names ----
+  for (const name of hostnames) {
+    const rec = plans.get(name) ?? null;
+    const body = { zone_id, type: "CNAME" as const, name, content: target ?? "<new tunnel>.cfargotunnel.com", proxied: true, ttl: 1 as const, comment };
+    if (!rec) {
+      changes.push({ action: "create", kind: "dns", name, detail: `CNAME → ${body.content} (proxied)` });
+      if (!dry) await call(`create the DNS record ${name}`, () => client.dns.records.create(body));
+    } else if (rec.content === target && rec.proxied === true && rec.ttl === 1 && rec.comment === comment) {
+      changes.push({ action: "unchanged", kind: "dns", name });
+    } else {
+      changes.push({ action: "update", kind: "dns", name, detail: `CNAME ${rec.content ?? "?"} → ${body.content} (proxied)` });
+      if (!dry) await call(`update the DNS record ${name}`, () => client.dns.records.update(rec.id, body));
+    }
+  }
+
+  // ---- 6. DNS: this tunnel's records that no longer belong ----
+  if (target) {
+    const stale = new Map<string, DnsRecord>();
+    await call(`list DNS records pointing at tunnel '${tunnelName}'`, async () => {
+      for await (const r of client.dns.records.list({ zone_id, type: "CNAME", content: { exact: target } })) {
+        const rec = r as unknown as DnsRecord;
+        if (rec.content === target && !hostnames.includes(rec.name.toLowerCase())) stale.set(rec.id, rec);
+      }
+    });
+    for (const name of opts.previousHostnames ?? []) {
+      if (hostnames.includes(name.toLowerCase())) continue;
+      for (const rec of await readByName(name.toLowerCase())) if (rec.type === "CNAME" && rec.content === target) stale.set(rec.id, rec);
+    }
+    for (const rec of stale.values()) {
+      changes.push({ action: "delete", kind: "dns", name: rec.name, detail: `CNAME → ${target}` });
+      if (!dry) await call(`delete the DNS record ${rec.name}`, () => client.dns.records.delete(rec.id, { zone_id }));
+    }
+  }
+
+  // ---- 7. Access in front of helm ----
+  if (opts.access) await convergeAccess(client, account_id, tunnelName, opts.access, dry, changes, call);
+
+  // ---- 8. the token (a string), last, so a failure above never leaves a token half-handled ----
+  let token: string | null = null;
+  if (!dry && tunnelId) token = await call(`fetch the token of tunnel '${tunnelName}'`, () => client.zeroTrust.tunnels.cloudflared.token.get(tunnelId, { account_id }));
+  const result: ProvisionResult = { tunnelId, changes, token: null };
+  Object.defineProperty(result, "token", { value: token, enumerable: false, writable: false });
+  return result;
+}
+
+async function convergeAccess(
+  client: Cloudflare,
+  account_id: string,
+  tunnelName: string,
+  access: AccessOptions,
+  dry: boolean,
+  changes: CloudflareChange[],
+  call: <T>(step: string, fn: () => Promise<T>) => Promise<T>,
+): Promise<void> {
+  const policyName = accessPolicyName(tunnelName);
+  const appName = accessAppName(tunnelName);
+  const policies: { id: string; include: unknown }[] = [];
+  await call("list Access policies", async () => {
+    for await (const p of client.zeroTrust.access.policies.list({ account_id })) if (p.name === policyName && p.id) policies.push({ id: p.id, include: p.include });
+  });
+  const apps: { id: string; domain: string; policies: unknown }[] = [];
+  await call("list Access applications", async () => {
+    for await (const a of client.zeroTrust.access.applications.list({ account_id, name: appName, exact: true })) {
+      const app = a as unknown as { id?: string; name?: string; domain?: string; policies?: unknown };
+      if (app.name === appName && app.id) apps.push({ id: app.id, domain: app.domain ?? "", policies: app.policies });
+    }
+  });
+
+  if (!access.enabled) {
+    for (const a of apps) {
+      changes.push({ action: "delete", kind: "access-app", name: appName, detail: a.domain });
+      if (!dry) await call(`delete Access application '${appName}'`, () => client.zeroTrust.access.applications.delete(a.id, { account_id }));
+    }
+    for (const p of policies) {
+      changes.push({ action: "delete", kind: "access-policy", name: policyName });
+      if (!dry) await call(`delete Access policy '${policyName}'`, () => client.zeroTrust.access.policies.delete(p.id, { account_id }));
+    }
+    return;
+  }
+
+  const emails = [...new Set(access.emails.map((e) => e.toLowerCase()))].sort();
+  const include = emails.map((email) => ({ email: { email } }));
+  const policyBody = { account_id, name: policyName, decision: "allow" as const, include };
+  let policyId = policies[0]?.id ?? null;
+  if (policyId === null) {
+    changes.push({ action: "create", kind: "access-policy", name: policyName, detail: `${emails.length} e-mail(s)` });
+    if (!dry) policyId = (await call(`create Access policy '${policyName}'`, () => client.zeroTrust.access.policies.create(policyBody))).id ?? null;
+  } else if (JSON.stringify(sortedEmails(policies[0]!.include)) !== JSON.stringify(emails)) {
+    changes.push({ action: "update", kind: "access-policy", name: policyName, detail: `${emails.length} e-mail(s)` });
+    if (!dry) await call(`update Access policy '${policyName}'`, () => client.zeroTrust.access.policies.update(policyId!, policyBody));
+  } else changes.push({ action: "unchanged", kind: "access-policy", name: policyName });
+
+  const appBody = {
+    account_id,
+    type: "self_hosted" as const,
+    name: appName,
+    domain: access.hostname,
+    session_duration: "24h",
+    app_launcher_visible: false,
+    policies: policyId ? [{ id: policyId, precedence: 1 }] : [],
+  };
+  const app = apps[0];
+  const linked = (p: unknown) => Array.isArray(p) && p.length === 1 && (p[0] as { id?: string })?.id === policyId;
+  if (!app) {
+    changes.push({ action: "create", kind: "access-app", name: appName, detail: access.hostname });
+    if (!dry) await call(`create Access application '${appName}'`, () => client.zeroTrust.access.applications.create(appBody));
+  } else if (app.domain !== access.hostname || !linked(app.policies)) {
+    changes.push({ action: "update", kind: "access-app", name: appName, detail: access.hostname });
+    if (!dry) await call(`update Access application '${appName}'`, () => client.zeroTrust.access.applications.update(app.id, appBody));
+  } else changes.push({ action: "unchanged", kind: "access-app", name: appName });
+}

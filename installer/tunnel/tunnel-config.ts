@@ -1,0 +1,81 @@
+/** Renders /etc/cloudflared/wirebot.yml: the ingress (and, for local management, the tunnel it belongs to). Pure; holds no secret. */
+import { stringify } from "yaml";
+import type { Layout } from "../config/layout.ts";
+import type { Config } from "../config/schema.ts";
+import { buildIngress } from "./ingress.ts";
+import { assertValidIngress, type IngressRule } from "./ingress-validate.ts";
+
+export const TUNNEL_CONFIG_HEADER = "# Managed by wirebot; edit /etc/wirebot/wirebot.yaml and run 'wirebot apply'. Manual changes will be overwritten.";
+
+/** The unit that runs cloudflared (DESIGN.md "Units"). */
+export { TUNNEL_UNIT } from "../render/units.ts";
+import { TUNNEL_UNIT } from "../render/units.ts";
+/** Credential names the unit loads with LoadCredential= (see docs/tunnel.md). */
+export const TUNNEL_TOKEN_CREDENTIAL = "tunnel-token";
+export const TUNNEL_CREDENTIALS_CREDENTIAL = "tunnel-credentials";
+/**
+ * Where cloudflared finds the credentials JSON: the unit's credentials directory, because the unit
+ * runs with DynamicUser= and cannot read root-owned files under /run/wirebot directly.
+ */
+export const TUNNEL_CREDENTIALS_FILE = `/run/credentials/${TUNNEL_UNIT}/${TUNNEL_CREDENTIALS_CREDENTIAL}`;
+/** tmpfs source of that credential, written by `wirebot secrets pull` from the tunnel token. */
+export const TUNNEL_CREDENTIALS_SOURCE = "/run/wirebot/cloudflared.json";
+
+// Go duration strings: cloudflared's YAML decoder reads them, the API's JSON uses seconds instead.
+const ORIGIN_DEFAULTS = { connectTimeout: "10s" } as const;
+
+export interface TunnelConfigDoc {
+  tunnel?: string;
+  "credentials-file"?: string;
+  "no-autoupdate": true;
+  originRequest: typeof ORIGIN_DEFAULTS;
+  ingress: IngressRule[];
+}
+
+/**
+ * The document behind the file. `tunnelId` is the UUID once provisioned; before that the tunnel's
+ * name stands in (cloudflared accepts either for `tunnel:`).
+ */
+export function buildTunnelConfigDoc(c: Config, l: Layout, tunnelId?: string): TunnelConfigDoc {
+  const ingress = buildIngress(c, l);
+  assertValidIngress(ingress, "tunnel ingress");
+  const local = c.tunnel.managed === "local";
+  return {
+    ...(local ? { tunnel: tunnelId ?? c.tunnel.name, "credentials-file": TUNNEL_CREDENTIALS_FILE } : {}),
+    "no-autoupdate": true,
+    originRequest: { ...ORIGIN_DEFAULTS },
+    ingress,
+  };
+}
+
+export function renderTunnelConfig(c: Config, l: Layout, tunnelId?: string): string {
+  const doc = buildTunnelConfigDoc(c, l, tunnelId);
+  const header =
+    c.tunnel.managed === "local"
+      ? [TUNNEL_CONFIG_HEADER, `# Locally managed tunnel '${c.tunnel.name}': cloudflared reads this ingress; the credentials stay on tmpfs.`]
+      : [
+          TUNNEL_CONFIG_HEADER,
+          `# Remotely managed tunnel '${c.tunnel.name}': Cloudflare holds the live ingress, set by 'wirebot apply';`,
+          "# this copy documents it and lets 'cloudflared tunnel --config <this file> ingress validate' check it.",
+        ];
+  return `${header.join("\n")}\n${stringify(doc, { lineWidth: 0 })}`;
+}
+
+/**
+ * The credentials JSON cloudflared accepts for `credentials-file`, derived from a tunnel token
+ * (base64 JSON {a, s, t, e?} → {AccountTag, TunnelSecret, TunnelID, Endpoint?}). The result is a
+ * secret: write it to tmpfs only.
+ */
+export function renderTunnelCredentials(token: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(token.trim(), "base64").toString("utf8"));
+  } catch {
+    parsed = null;
+  }
+  const t = parsed as { a?: unknown; s?: unknown; t?: unknown; e?: unknown } | null;
+  if (!t || typeof t.a !== "string" || typeof t.s !== "string" || typeof t.t !== "string")
+    // never echo the token: it is the secret being parsed
+    throw new Error("the tunnel token is not a cloudflared token (base64 JSON with a, s and t)");
+  return JSON.stringify({ AccountTag: t.a, TunnelSecret: t.s, TunnelID: t.t, ...(typeof t.e === "string" ? { Endpoint: t.e } : {}) });
+}

@@ -1,0 +1,45 @@
+/** The stand-in speaks Cloudflare's v4 envelope: success/errors/messages/result, result_info pagination, error codes, auth. */
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { startCloudflareStandin, type CloudflareStandin } from "./server.ts";
+
+const ZONE = "fedcba9876543210fedcba9876543210";
+let cf: CloudflareStandin;
+beforeAll(async () => {
+  cf = await startCloudflareStandin({ apiToken: "tok", accounts: ["a".repeat(32)], zones: [{ id: ZONE, name: "example.org" }] });
+  for (const n of ["a", "b", "c", "d", "e"]) cf.addRecord(ZONE, { name: `${n}.example.org`, type: "A", content: "192.0.2.1" });
+});
+afterAll(async () => cf.stop());
+
+const get = async (path: string, token = "tok") => {
+  const res = await fetch(`${cf.baseURL}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
+
+test("list calls page with page/per_page and report result_info", async () => {
+  const p2 = await get(`/zones/${ZONE}/dns_records?per_page=2&page=2`);
+  expect(p2.status).toBe(200);
+  expect(p2.body).toMatchObject({ success: true, errors: [], messages: [], result_info: { page: 2, per_page: 2, count: 2, total_count: 5, total_pages: 3 } });
+  expect((p2.body["result"] as { name: string }[]).map((r) => r.name)).toEqual(["c.example.org", "d.example.org"]);
+  const past = await get(`/zones/${ZONE}/dns_records?per_page=2&page=4`);
+  expect(past.body["result"]).toEqual([]); // the SDK stops on an empty page
+});
+
+test("filters: name.exact, type, content.exact", async () => {
+  const r = await get(`/zones/${ZONE}/dns_records?name.exact=c.example.org&type=A`);
+  expect((r.body["result"] as unknown[]).length).toBe(1);
+});
+
+test("errors come in the envelope with codes and success false", async () => {
+  expect(await get(`/zones/${"0".repeat(32)}/dns_records`)).toMatchObject({ status: 404, body: { success: false, result: null, errors: [{ code: 7003 }] } });
+  expect(await get(`/zones/${ZONE}/dns_records`, "wrong")).toMatchObject({ status: 401, body: { success: false, errors: [{ code: 10000, message: "Authentication error" }] } });
+});
+
+test("a CNAME next to another record at the same name is refused (81053)", async () => {
+  const res = await fetch(`${cf.baseURL}/zones/${ZONE}/dns_records`, {
+    method: "POST",
+    headers: { authorization: "Bearer tok", "content-type": "application/json" },
+    body: JSON.stringify({ type: "CNAME", name: "a.example.org", content: "x.cfargotunnel.com", proxied: true, ttl: 1 }),
+  });
+  expect(res.status).toBe(400);
+  expect(((await res.json()) as { errors: { code: number }[] }).errors[0]!.code).toBe(81053);
+});
