@@ -17,6 +17,7 @@ export const PATHS = {
   tunnelToken:    "/run/wirebot/cloudflared.token",
   secretsState:   "/run/wirebot/.bws-state",
   pulledStamp:    "/run/wirebot/pulled-at",
+  pullStatus:     "/run/wirebot/pull-status.json",
   ledgerDir:      "/var/lib/wirebot",
   ledger:         "/var/lib/wirebot/ledger.sqlite",
   manifest:       "/var/lib/wirebot/manifest.json",

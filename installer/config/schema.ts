@@ -127,6 +127,8 @@ export const ConfigSchema = z
     });
     if (c.tunnel.access.enabled && c.tunnel.access.emails.length === 0)
       ctx.addIssue({ code: "custom", path: ["tunnel", "access", "emails"], message: "Cloudflare Access needs at least one allowed email" });
+    if (c.tunnel.enabled && !(c.tunnel.accountId && c.tunnel.zoneId) && c.secrets.map["TUNNEL_TOKEN"] === undefined)
+      ctx.addIssue({ code: "custom", path: ["tunnel"], message: "an enabled tunnel needs tunnel.accountId and tunnel.zoneId (wirebot provisions it) or a TUNNEL_TOKEN entry in secrets.map (a tunnel you made yourself)" });
     if (c.tunnel.enabled && c.tunnel.managed === "remote" && (!c.tunnel.accountId || !c.tunnel.zoneId))
       ctx.addIssue({ code: "custom", path: ["tunnel", "managed"], message: "a remotely managed tunnel needs tunnel.accountId and tunnel.zoneId" });
     if (!c.litellm.models.includes(c.litellm.defaultModel))

@@ -3,6 +3,7 @@ import { dedicatedServiceUser, PATHS, SERVICE_USER, workspaceDir, type Layout } 
 import type { Config } from "../config/schema.ts";
 import type { SecretPlan } from "../config/secret-plan.ts";
 import type { Templates } from "../assets.ts";
+import { BWS_CRED_ENCRYPTED, BWS_CRED_PLAIN, BWS_CREDENTIAL } from "../secrets/bootstrap-token.ts";
 import { renderPolicy } from "./unit-policy.ts";
 import { MANAGED_HEADER, renderTemplate } from "./template.ts";
 
@@ -17,7 +18,6 @@ export const SECRETS_UNIT = "wirebot-secrets.service";
 export const RECONCILE_UNIT = "wirebot-reconcile.service";
 export const TUNNEL_UNIT = "cloudflared-wirebot.service";
 export const GATEWAY_TEMPLATE_UNIT = "clawdbot-gateway@.service";
-export const BWS_CREDENTIAL = "bws-access-token";
 
 function tmpl(t: Templates, name: string): string {
   const text = t[name];
@@ -29,9 +29,7 @@ const blocks = { blocks: ["hardening", "credential", "lines"] };
 
 export function renderSecretsUnit(c: Config, secrets: SecretPlan, cmd: WirebotCommand, t: Templates, encryptedCredential: boolean): string {
   const files = [...secrets.envFiles.map((f) => f.path), ...(secrets.tunnelToken ? [secrets.tunnelToken.path] : [])];
-  const credential = encryptedCredential
-    ? `LoadCredentialEncrypted=${BWS_CREDENTIAL}:${PATHS.credstore}/${BWS_CREDENTIAL}.cred`
-    : `LoadCredential=${BWS_CREDENTIAL}:${PATHS.credstore}/${BWS_CREDENTIAL}`;
+  const credential = encryptedCredential ? `LoadCredentialEncrypted=${BWS_CREDENTIAL}:${BWS_CRED_ENCRYPTED}` : `LoadCredential=${BWS_CREDENTIAL}:${BWS_CRED_PLAIN}`;
   // The file backend writes generated secrets back into its vault file.
   const writePaths = [PATHS.runDir, ...(c.secrets.backend === "file" && c.secrets.file ? [c.secrets.file.path.replace(/\/[^/]+$/, "") || "/"] : [])];
   return renderTemplate(

@@ -20,7 +20,7 @@ const base = readFileSync(join(import.meta.dirname, "../../examples/mixed.yaml")
 function config(edit: (text: string) => string = (t) => t): Config {
   return parseConfig(edit(base), "test.yaml");
 }
-const withDomain = (d: string) => (t: string) => t.replace(/^domain: .*$/m, `domain: ${d}`).replace(/^tunnel: .*$/m, "tunnel: { enabled: true, name: wirebot }");
+const withDomain = (d: string) => (t: string) => t.replace(/^domain: .*$/m, `domain: ${d}`).replace(/^tunnel: .*$/m, "tunnel: { enabled: true, name: wirebot, accountId: 0123456789abcdef0123456789abcdef, zoneId: fedcba9876543210fedcba9876543210 }");
 const withoutErin = (t: string) => t.replace(/  - id: erin[\s\S]*$/, "");
 
 let cf: CloudflareStandin;

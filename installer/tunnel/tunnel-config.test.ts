@@ -31,7 +31,7 @@ describe("buildIngress", () => {
     const text = readFileSync(join(examplesDir, "one-user.yaml"), "utf8")
       .replace(/^domain: .*$/m, "domain: bots.example.net")
       .replace(/^mode: shared$/m, "mode: dedicated")
-      .replace(/^tunnel: .*$/m, "tunnel: { enabled: true }");
+      .replace(/^tunnel: .*$/m, "tunnel: { enabled: true, accountId: 0123456789abcdef0123456789abcdef, zoneId: fedcba9876543210fedcba9876543210 }");
     const c = parseConfig(text, "inline");
     const l = resolveLayout(c);
     expect(l.shared).toBeNull();

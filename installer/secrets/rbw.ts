@@ -1,0 +1,88 @@
+/** The rbw backend (the original Wirebot host's vault CLI): secrets travel only on rbw's stdin and stdout. */
+import { configError, preflightError, tempFailError } from "../errors.ts";
+import type { ExecResult, Host } from "../host/host.ts";
+import { scrub, type SecretsBackend } from "./backend.ts";
+
+export interface RbwBackendOptions {
+  host: Host;
+  folder?: string | undefined;
+  /** the rbw executable; PATH lookup by default */
+  bin?: string;
+}
+
+export function createRbwBackend(o: RbwBackendOptions): SecretsBackend {
+  const { host, folder } = o;
+  const bin = o.bin ?? "rbw";
+  const seen = new Set<string>();
+  let ready = false;
+
+  const run = async (args: string[], input?: string, extraEnv: Record<string, string> = {}): Promise<ExecResult> => {
+    const r = await host.exec(bin, args, { env: { ...host.env, ...extraEnv }, ...(input === undefined ? {} : { input }), timeoutMs: 60_000 });
+    if (r.code === 127 && /ENOENT/.test(r.stderr)) {
+      throw preflightError("secrets.rbw-missing", `the 'rbw' secrets backend needs the rbw command, which is not on PATH`, { hint: "install rbw (https://github.com/doy/rbw) for the user that runs wirebot-secrets.service" });
+    }
+    return r;
+  };
+  const why = (r: ExecResult) => scrub(r.stderr.trim().split("\n").slice(-3).join(" "), seen).slice(0, 300);
+
+  async function ensureReady(): Promise<void> {
+    if (ready) return;
+    // rbw asks for the master password through pinentry, which a boot-time unit cannot answer.
+    const unlocked = await run(["unlocked"]);
+    if (unlocked.code !== 0) {
+      throw configError("secrets.rbw-locked", `the rbw vault is locked or not logged in (${why(unlocked) || `exit ${unlocked.code}`})`, {
+        hint: "run `rbw unlock` as the user that runs wirebot-secrets.service; rbw keeps the keys in rbw-agent until lock_timeout",
+      });
+    }
+    // rbw answers from its local cache: sync first, or a second host would miss a secret the first just created.
+    const sync = await run(["sync"]);
+    if (sync.code !== 0) throw tempFailError("secrets.rbw-sync", `rbw sync failed: ${why(sync) || `exit ${sync.code}`}`);
+    ready = true;
+  }
+
+  return {
+    kind: "rbw",
+    sensitive: [],
+    async get(names) {
+      await ensureReady();
+      // `rbw get` falls back to a partial name match when no entry matches exactly (find_entry_raw), which could
+      // hand wirebot/gateway-token/dana's value to wirebot/gateway-token. Only exact names from the list are fetched.
+      const list = await run(["list", "--fields", "name,folder"]);
+      if (list.code !== 0) throw tempFailError("secrets.rbw-list", `rbw list failed: ${why(list) || `exit ${list.code}`}`);
+      const folders = new Map<string, string[]>();
+      for (const line of list.stdout.split("\n")) {
+        if (line === "") continue;
+        const [name = "", entryFolder = ""] = line.split("\t");
+        if (folder !== undefined && entryFolder !== folder) continue;
+        folders.set(name, [...(folders.get(name) ?? []), entryFolder]);
+      }
+      const out = new Map<string, string>();
+      for (const name of new Set(names)) {
+        const where = folders.get(name);
+        if (!where) continue;
+        if (where.length > 1) {
+          throw configError("secrets.rbw-ambiguous", `rbw holds ${where.length} entries named '${name}'${folder ? ` in folder '${folder}'` : ""}`, {
+            hint: "delete the duplicates, or set secrets.rbw.folder",
+          });
+        }
+        const args = ["get", ...(where[0] ? ["--folder", where[0]] : []), name];
+        const r = await run(args);
+        if (r.code !== 0) throw tempFailError("secrets.rbw-get", `rbw get '${name}' failed: ${why(r) || `exit ${r.code}`}`);
+        // rbw println!s the password: drop exactly that one newline.
+        const value = r.stdout.endsWith("\n") ? r.stdout.slice(0, -1) : r.stdout;
+        seen.add(value);
+        out.set(name, value);
+      }
+      return out;
+    },
+    async create(name, value) {
+      await ensureReady();
+      seen.add(value);
+      // `rbw add` takes the password as the first line of an editor buffer. An editor command with a shell
+      // metacharacter runs as `sh -c "<editor> <file>"`, so "cat >" copies rbw's stdin, our pipe, into that buffer;
+      // rbw versions that read a piped stdin directly get the same text.
+      const r = await run(["add", ...(folder ? ["--folder", folder] : []), name], `${value}\n`, { VISUAL: "cat >", EDITOR: "cat >" });
+      if (r.code !== 0) throw tempFailError("secrets.rbw-add", `rbw add '${name}' failed: ${why(r) || `exit ${r.code}`}`);
+    },
+  };
+}
