@@ -48,7 +48,7 @@ export function testConfig(o: ConfigOpts): Config {
     mode: "shared",
     litellm: { baseUrl: "http://127.0.0.1:4000", models: ["gpt-4o-mini"], defaultModel: "gpt-4o-mini" },
     secrets,
-    tunnel: { enabled: o.tunnel ?? true, name: "wirebot", hostnames: { helm: "helm.wirebot.example.org" } },
+    tunnel: { enabled: o.tunnel ?? true, name: "wirebot", hostnames: { helm: "helm.wirebot.example.org" }, accountId: "0123456789abcdef0123456789abcdef", zoneId: "fedcba9876543210fedcba9876543210" },
     users: [
       { id: "dana", name: "Dana", channels: { telegram: { peer: "100200300" } } },
       { id: "eli", name: "Eli", mode: "dedicated", channels: { telegram: { peer: "100200301" } } },
