@@ -8,10 +8,7 @@ export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.
 
 export type Templates = Readonly<Record<string, string>>;
 
-export interface ShippedSkill {
-  name: string;
-  files: { relPath: string; content: string }[];
-}
+import { parseSkillFrontmatter, type ShippedSkill } from "./runtime/skills.ts";
 
 export interface Assets {
   templates: Templates;
@@ -37,7 +34,11 @@ function readSkills(dir: string): ShippedSkill[] {
   }
   return names
     .filter((n) => statSync(path.join(dir, n)).isDirectory())
-    .map((name) => ({ name, files: walk(path.join(dir, name), "") }));
+    .map((name) => {
+      const files = walk(path.join(dir, name), "");
+      const skillMd = files.find((f) => f.relPath === "SKILL.md");
+      return { name, description: skillMd ? (parseSkillFrontmatter(skillMd.content).description ?? "") : "", files };
+    });
 }
 
 function walk(base: string, rel: string): { relPath: string; content: string }[] {

@@ -7,6 +7,10 @@ import { applyCommand } from "./commands/apply.ts";
 import { installCommand, type InstallDeps } from "./commands/install.ts";
 import { planCommand } from "./commands/plan.ts";
 import { createInquirerPrompter } from "./wizard/prompter.ts";
+import { secretsPullCommand } from "./commands/secrets.ts";
+import { loadConfig } from "./commands/context.ts";
+import { provisionRuntime } from "./runtime/provision.ts";
+import { storeBootstrapToken } from "./secrets/bootstrap-token.ts";
 
 export interface MainDeps {
   io?: Io;
@@ -41,7 +45,14 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .option("--provision-runtime", "also install the gateway runtime under --root (always done on /)")
     .action(async (o: { config?: string; yes?: boolean; root?: string; start: boolean; provisionRuntime?: boolean }) => {
       const ctx = ctxFor(o.root);
-      const installDeps: InstallDeps = { ...deps.install };
+      const installDeps: InstallDeps = {
+        provisionRuntime: (c, config) => provisionRuntime(c.host, config, c.io),
+        storeBootstrapToken: async (c, token) => {
+          const stored = await storeBootstrapToken(c.host, token);
+          c.io.err(`  access token stored ${stored.outcome === "encrypted" ? "encrypted with systemd-creds" : "as a root 0600 file"}: ${stored.path}`);
+        },
+        ...deps.install,
+      };
       if (!installDeps.prompter && io.tty && !o.config) installDeps.prompter = await createInquirerPrompter();
       if (!installDeps.prompter && io.tty && !o.yes) installDeps.prompter = await createInquirerPrompter();
       await run(() => installCommand(ctx, { ...(o.config ? { config: o.config } : {}), yes: Boolean(o.yes), start: o.start, provisionRuntime: Boolean(o.provisionRuntime) }, installDeps))();
@@ -68,6 +79,19 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .action(async (o: { config?: string; root?: string; yes?: boolean; start: boolean }) =>
       run(() => applyCommand(ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), yes: Boolean(o.yes), start: o.start }))(),
     );
+
+  const secrets = program.command("secrets").description("secrets from the vault into tmpfs");
+  secrets
+    .command("pull")
+    .description("write /run/wirebot/*.env from the vault (run by wirebot-secrets.service)")
+    .addOption(configOption())
+    .addOption(rootOption())
+    .option("--allow-non-tmpfs", "DEVELOPMENT ONLY: allow writing secrets to a filesystem that is not tmpfs/ramfs")
+    .action(async (o: { config?: string; root?: string; allowNonTmpfs?: boolean }) => {
+      const ctx = ctxFor(o.root);
+      const { config } = await loadConfig(ctx, o.config);
+      await run(() => secretsPullCommand({ ...(o.root ? { root: o.root } : {}), allowNonTmpfs: Boolean(o.allowNonTmpfs) }, config, ctx.host, ctx.io))();
+    });
 
   return program;
 }

@@ -18,8 +18,9 @@ function userTrust(g: GatewayLayout, u: UserConfig) {
 /** Tool policy per trust level (DESIGN.md §Trust modes). */
 function agentTools(trust: "restricted" | "sandboxed" | "trusted") {
   const base = { elevated: { enabled: false } };
+  // messaging alone has no file tools; the memory skills need read/write/edit, confined to the workspace.
   if (trust === "restricted")
-    return { ...base, profile: "messaging", deny: ["exec", "process", "browser", "group:runtime"], fs: { workspaceOnly: true } };
+    return { ...base, profile: "messaging", alsoAllow: ["read", "write", "edit"], deny: ["exec", "process", "browser", "group:runtime"], fs: { workspaceOnly: true } };
   if (trust === "sandboxed") return { ...base, fs: { workspaceOnly: true } };
   return base;
 }

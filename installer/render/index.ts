@@ -2,7 +2,7 @@
 import { PATHS, resolveLayout, SERVICE_USER, userDir, workspaceDir, type Layout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import { planSecrets } from "../config/secret-plan.ts";
-import { configError } from "../errors.ts";
+import { selectSkills } from "../runtime/skills.ts";
 import type { Assets } from "../assets.ts";
 import { ROOT, type Desired, type OwnerSpec, type Resource, type UnitSpec } from "../engine/resource.ts";
 import { renderTunnelConfig } from "../tunnel/tunnel-config.ts";
@@ -59,14 +59,6 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
   const units: UnitSpec[] = [];
   const gatewayUnits = l.gateways.map((g) => g.unit);
 
-  const known = new Set(ctx.assets.skills.map((s) => s.name));
-  const missing = c.skills.filter((s) => !known.has(s));
-  if (missing.length > 0)
-    throw configError("config.skills", `unknown skill(s): ${missing.join(", ")}`, {
-      issues: missing.map((s) => ({ path: `skills[${c.skills.indexOf(s)}]`, message: `no skill '${s}' ships with wirebot (have: ${[...known].join(", ")})` })),
-      hint: "remove the name from skills: or install a wirebot version that ships it",
-    });
-
   // Desired state itself and the system snippets.
   r.push({ kind: "dir", path: PATHS.etcDir, mode: 0o700, owner: ROOT, notify: [] });
   r.push({ kind: "dir", path: PATHS.credstore, mode: 0o700, owner: ROOT, notify: [] });
@@ -77,7 +69,7 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
   // Skills, shared read-only by every gateway.
   r.push({ kind: "dir", path: "/opt/wirebot", mode: 0o755, owner: ROOT, notify: [] });
   r.push({ kind: "dir", path: PATHS.skillsDir, mode: 0o755, owner: ROOT, notify: [] });
-  for (const skill of ctx.assets.skills.filter((s) => c.skills.includes(s.name))) {
+  for (const skill of selectSkills(c, ctx.assets.skills)) {
     const base = `${PATHS.skillsDir}/${skill.name}`;
     r.push({ kind: "dir", path: base, mode: 0o755, owner: ROOT, notify: [] });
     const subdirs = new Set(skill.files.flatMap((f) => f.relPath.split("/").slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join("/"))));

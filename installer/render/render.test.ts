@@ -128,6 +128,6 @@ describe("renderAll", () => {
   it("refuses a skill that does not ship", () => {
     const c = load("one-user");
     c.skills = ["wirebot-core", "wirebot-nope"];
-    expect(() => renderAll(c, { assets, wirebot: WIREBOT_CMD, configText: "", encryptedCredential: true })).toThrow(/unknown skill/);
+    expect(() => renderAll(c, { assets, wirebot: WIREBOT_CMD, configText: "", encryptedCredential: true })).toThrow(/unknown skill\(s\) in skills/);
   });
 });
