@@ -15,6 +15,21 @@ export interface ApplyOptions {
   start: boolean;
   /** probes after start; returns problems (empty = healthy) */
   verify?: (plan: Plan) => Promise<ErrorIssue[]>;
+  /** live steps that talk to the outside, around the secrets unit */
+  hooks?: LiveHooks;
+}
+
+/**
+ * The secrets unit comes up first: the tunnel must exist in the vault before the pull, and the
+ * LiteLLM keys the pull generates must be registered before a gateway uses them.
+ */
+export interface LiveHooks {
+  /** unit that pulls secrets; started (or refreshed) before the others */
+  secretsUnit: string;
+  beforeSecrets?: () => Promise<void>;
+  /** re-pull in-process when the secrets unit is already up; returns consumers whose env changed */
+  refreshSecrets?: () => Promise<string[]>;
+  afterSecrets?: () => Promise<void>;
 }
 
 export interface ApplyResult {
@@ -76,10 +91,25 @@ export async function applyPlan(host: Host, plan: Plan, opts: ApplyOptions): Pro
       result.stopped = plan.stop;
     }
     if (opts.start) {
-      if (plan.restart.length > 0) {
-        opts.io.err(`• restarting ${plan.restart.join(", ")}`);
-        await must(await sd.restart(plan.restart), "systemctl restart", `could not restart ${plan.restart.join(", ")}`);
-        result.restarted = plan.restart;
+      let restart = plan.restart;
+      const h = opts.hooks;
+      if (h) {
+        await h.beforeSecrets?.();
+        const active = (await sd.isActive(h.secretsUnit)) === "active";
+        if (!active || restart.includes(h.secretsUnit)) {
+          // Restarting it restarts its PartOf= dependents too; that is why it is not done for every apply.
+          await must(await sd.restart([h.secretsUnit]), "systemctl restart", `could not start ${h.secretsUnit} (see \`journalctl -u ${h.secretsUnit}\`)`);
+          result.restarted.push(h.secretsUnit);
+        } else if (h.refreshSecrets) {
+          restart = [...new Set([...restart, ...(await h.refreshSecrets())])].sort();
+        }
+        restart = restart.filter((u) => u !== h.secretsUnit);
+        await h.afterSecrets?.();
+      }
+      if (restart.length > 0) {
+        opts.io.err(`• restarting ${restart.join(", ")}`);
+        await must(await sd.restart(restart), "systemctl restart", `could not restart ${restart.join(", ")}`);
+        result.restarted.push(...restart);
       }
       // start is a no-op for a running unit, so an unchanged appliance restarts nothing.
       const all = plan.units.map((u) => u.name);

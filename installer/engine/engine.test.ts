@@ -146,4 +146,42 @@ describe("plan and apply", () => {
     for (const f of files) for (const s of secrets) expect(f.text.includes(s), `${s} in ${f.path}`).toBe(false);
     for (const s of secrets) expect(ctx.io.text()).not.toContain(s);
   });
+
+  it("live hooks: tunnel before the secrets unit, keys after it; an inactive secrets unit is started first", async () => {
+    seedUsers(root);
+    const order: string[] = [];
+    const rec = recordingExec((c) => (c.args[0] === "is-active" ? { stdout: "inactive\n", code: 3 } : {}));
+    const ctx = testContext(root, { exec: async (cmd, args, o) => (order.push(`${cmd} ${args.join(" ")}`), rec.exec(cmd, args, o)) });
+    const text = exampleText("mixed");
+    const p = await plan(ctx.host, await buildDesired(ctx, parseConfig(text, "m"), text));
+    await applyPlan(ctx.host, p, {
+      io: ctx.io,
+      live: true,
+      start: true,
+      verify: async () => [],
+      hooks: {
+        secretsUnit: "wirebot-secrets.service",
+        beforeSecrets: async () => void order.push("tunnel"),
+        refreshSecrets: async () => (order.push("refresh"), []),
+        afterSecrets: async () => void order.push("keys"),
+      },
+    });
+    const i = (s: string) => order.findIndex((o) => o.startsWith(s));
+    expect(i("tunnel")).toBeLessThan(i("systemctl restart wirebot-secrets.service"));
+    expect(i("systemctl restart wirebot-secrets.service")).toBeLessThan(i("keys"));
+    expect(i("keys")).toBeLessThan(i("systemctl restart clawdbot-gateway.service"));
+    expect(order).not.toContain("refresh");
+  });
+
+  it("live hooks: with the secrets unit up, a refresh adds the consumers whose env changed to the restarts", async () => {
+    seedUsers(root);
+    await converge("mixed", exampleText("mixed"), true);
+    const rec = recordingExec();
+    const ctx = testContext(root, { exec: rec.exec });
+    const text = exampleText("mixed");
+    const p = await plan(ctx.host, await buildDesired(ctx, parseConfig(text, "m"), text));
+    expect(p.changes).toEqual([]);
+    await applyPlan(ctx.host, p, { io: ctx.io, live: true, start: true, verify: async () => [], hooks: { secretsUnit: "wirebot-secrets.service", refreshSecrets: async () => ["clawdbot-gateway@erin.service"] } });
+    expect(rec.systemctl().filter((c) => c.startsWith("restart"))).toEqual(["restart clawdbot-gateway@erin.service"]);
+  });
 });
