@@ -11,6 +11,12 @@ import { secretsPullCommand } from "./commands/secrets.ts";
 import { loadConfig } from "./commands/context.ts";
 import { provisionRuntime } from "./runtime/provision.ts";
 import { storeBootstrapToken } from "./secrets/bootstrap-token.ts";
+import { statusCommand } from "./commands/status.ts";
+import { doctorCommand } from "./commands/doctor.ts";
+import { userAddCommand, userListCommand, userMoveCommand, userRemoveCommand } from "./commands/user.ts";
+import { upgradeCommand } from "./commands/upgrade.ts";
+import { uninstallCommand } from "./commands/uninstall.ts";
+import { backupCommand, restoreCommand } from "./commands/backup.ts";
 
 export interface MainDeps {
   io?: Io;
@@ -79,6 +85,87 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .action(async (o: { config?: string; root?: string; yes?: boolean; start: boolean }) =>
       run(() => applyCommand(ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), yes: Boolean(o.yes), start: o.start }))(),
     );
+
+  program
+    .command("status")
+    .description("health of every unit, gateway, port, the tunnel, secret freshness, ledger lag and budgets")
+    .addOption(configOption())
+    .addOption(rootOption())
+    .option("--json", "machine-readable output")
+    .action(async (o: { config?: string; root?: string; json?: boolean }) => run(() => statusCommand(ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), json: Boolean(o.json) }))());
+
+  program
+    .command("doctor")
+    .description("status plus config drift, permissions, headroom and runtime fit, each problem with a fix")
+    .addOption(configOption())
+    .addOption(rootOption())
+    .option("--json", "machine-readable output")
+    .action(async (o: { config?: string; root?: string; json?: boolean }) => run(() => doctorCommand(ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), json: Boolean(o.json) }))());
+
+  const user = program.command("user").description("add, remove, move and list users (edits wirebot.yaml, then applies)");
+  user
+    .command("add <id>")
+    .description("add a user and apply")
+    .addOption(new Option("--mode <mode>", "gateway mode").choices(["shared", "dedicated"]))
+    .option("--name <name>", "display name")
+    .option("--telegram <peer>", "Telegram user id")
+    .option("--whatsapp <peer>", "WhatsApp number (E.164)")
+    .option("--budget <usd>", "monthly budget in USD")
+    .addOption(rootOption())
+    .action(async (id: string, o: { mode?: "shared" | "dedicated"; name?: string; telegram?: string; whatsapp?: string; budget?: string; root?: string }) =>
+      run(() => userAddCommand(ctxFor(o.root), { id, ...(o.mode ? { mode: o.mode } : {}), ...(o.name ? { name: o.name } : {}), ...(o.telegram ? { telegram: o.telegram } : {}), ...(o.whatsapp ? { whatsapp: o.whatsapp } : {}), ...(o.budget ? { budget: o.budget } : {}) }))(),
+    );
+  user
+    .command("remove <id>")
+    .description("remove a user and apply; data is kept unless --purge")
+    .option("--purge", "also delete the user's state directory and workspace")
+    .addOption(rootOption())
+    .action(async (id: string, o: { purge?: boolean; root?: string }) => run(() => userRemoveCommand(ctxFor(o.root), { id, purge: Boolean(o.purge) }))());
+  user
+    .command("move <id>")
+    .description("move a user between the shared gateway and a dedicated one (migrates state)")
+    .addOption(new Option("--mode <mode>", "target mode").choices(["shared", "dedicated"]).makeOptionMandatory())
+    .addOption(rootOption())
+    .action(async (id: string, o: { mode: "shared" | "dedicated"; root?: string }) => run(() => userMoveCommand(ctxFor(o.root), { id, mode: o.mode }))());
+  user
+    .command("list")
+    .description("list users with their mode, unit and port")
+    .option("--json", "machine-readable output")
+    .addOption(rootOption())
+    .action(async (o: { json?: boolean; root?: string }) => run(() => userListCommand(ctxFor(o.root), { json: Boolean(o.json) }))());
+
+  program
+    .command("upgrade")
+    .description("provision a runtime version beside the current one, validate, switch, verify; roll back on failure")
+    .option("--runtime-version <version>", "openclaw version to move to")
+    .option("--dry-run", "show the plan only")
+    .addOption(rootOption())
+    .action(async (o: { runtimeVersion?: string; dryRun?: boolean; root?: string }) =>
+      run(() => upgradeCommand(ctxFor(o.root), { ...(o.runtimeVersion ? { runtimeVersion: o.runtimeVersion } : {}), dryRun: Boolean(o.dryRun) }))(),
+    );
+
+  program
+    .command("uninstall")
+    .description("remove units, service users and the runtime; keep data unless --purge")
+    .option("--purge", "also delete data, the ledger and wirebot.yaml (needs --yes)")
+    .option("-y, --yes", "confirm --purge")
+    .option("--json", "machine-readable output")
+    .addOption(rootOption())
+    .action(async (o: { purge?: boolean; yes?: boolean; json?: boolean; root?: string }) => run(() => uninstallCommand(ctxFor(o.root), { purge: Boolean(o.purge), yes: Boolean(o.yes), json: Boolean(o.json) }))());
+
+  program
+    .command("backup <file>")
+    .description("archive wirebot.yaml, state dirs, workspaces and the ledger (no secret values)")
+    .option("--force", "overwrite FILE")
+    .addOption(rootOption())
+    .action(async (file: string, o: { force?: boolean; root?: string }) => run(() => backupCommand(ctxFor(o.root), { file, force: Boolean(o.force) }))());
+
+  program
+    .command("restore <file>")
+    .description("restore an archive onto a fresh host, then apply")
+    .option("--force", "restore over existing state")
+    .addOption(rootOption())
+    .action(async (file: string, o: { force?: boolean; root?: string }) => run(() => restoreCommand(ctxFor(o.root), { file, force: Boolean(o.force) }))());
 
   const secrets = program.command("secrets").description("secrets from the vault into tmpfs");
   secrets

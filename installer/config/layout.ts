@@ -20,7 +20,7 @@ export const PATHS = {
   pullStatus:     "/run/wirebot/pull-status.json",
   ledgerDir:      "/var/lib/wirebot",
   ledger:         "/var/lib/wirebot/ledger.sqlite",
-  manifest:       "/var/lib/wirebot/manifest.json",
+  manifest:       "/etc/wirebot/manifest.json",
   cloudflaredDir: "/etc/cloudflared",
   tunnelConfig:   "/etc/cloudflared/wirebot.yml",
   unitDir:        "/etc/systemd/system",

@@ -36,7 +36,7 @@ export interface Manifest {
   units: string[];
 }
 
-export const MANIFEST_PATH = `${PATHS.etcDir}/manifest.json`;
+export const MANIFEST_PATH = PATHS.manifest;
 
 export async function readManifest(host: Host): Promise<Manifest> {
   const buf = await host.readFile(MANIFEST_PATH);

@@ -35,6 +35,13 @@ export async function runWizard(p: Prompter): Promise<WizardResult> {
   }
 
   const tunnel = await p.confirm("Publish the Control UI and API through a Cloudflare tunnel?", true);
+  const tunnelIds: Record<string, string> = {};
+  if (tunnel) {
+    const hex32 = check(/^[0-9a-f]{32}$/, "the 32-hex id from the Cloudflare dashboard");
+    tunnelIds["accountId"] = await p.input("Cloudflare account id", { validate: hex32 });
+    tunnelIds["zoneId"] = await p.input(`Cloudflare zone id of ${domain}`, { validate: hex32 });
+    (secrets["map"] as Record<string, string>)["CLOUDFLARE_API_TOKEN"] = "wirebot/cloudflare-api-token";
+  }
 
   const users: Record<string, unknown>[] = [];
   do {
@@ -61,7 +68,7 @@ export async function runWizard(p: Prompter): Promise<WizardResult> {
     mode,
     litellm: { baseUrl, models, defaultModel },
     secrets,
-    tunnel: { enabled: tunnel, name: "wirebot", hostnames: { helm: `helm.${domain}`, api: `api.${domain}` } },
+    tunnel: { enabled: tunnel, name: "wirebot", hostnames: { helm: `helm.${domain}`, api: `api.${domain}` }, ...tunnelIds },
     users,
   };
   return { yaml: `# wirebot.yaml written by \`wirebot install\`; edit and run \`wirebot apply\`.\n${stringify(doc)}`, bwsAccessToken };

@@ -11,7 +11,7 @@ const TOKEN = "0.48b4774c-68aa-4bb5-a5b1-b08f0083b9e4.wizardsecretvalue:AAAAAAAA
 const answers = () => [
   "wirebot.example.net", "shared", "", "gpt-4o-mini, claude-haiku-3-5", "claude-haiku-3-5",
   "bitwarden", "3f2b8c1e-6a4d-4e7b-9c3a-1d2e3f4a5b6c", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", TOKEN,
-  true,
+  true, "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210",
   "dana", "Dana", "shared", "100200300", "", "20", true,
   "eli", "Eli", "dedicated", "", "+15551234567", "", false,
 ];
@@ -32,7 +32,7 @@ describe("install wizard", () => {
 
   it("re-asks nothing it cannot validate: a bad user id fails the scripted run loudly", async () => {
     const a = answers();
-    a[10] = "../dana";
+    a[12] = "../dana";
     await expect(runWizard(scriptedPrompter(a))).rejects.toThrow(/rejected .* must match/);
   });
 

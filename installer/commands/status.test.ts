@@ -1,0 +1,150 @@
+/** status and doctor on a temp root with scripted systemctl and HTTP answers: what each probe reports, and the exit code. */
+import { chmodSync, mkdirSync, writeFileSync, appendFileSync } from "node:fs";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { parseConfig } from "../config/load.ts";
+import type { ExecCall } from "../testing/harness.ts";
+import { liveConverge, seedUsers } from "../lifecycle/test-support.ts";
+import type { HttpGet } from "../lifecycle/probes.ts";
+import { exampleText, recordingExec, removeDir, tempDir, testContext } from "../testing/harness.ts";
+import { doctorCommand } from "./doctor.ts";
+import { statusCommand } from "./status.ts";
+
+let root: string;
+beforeEach(() => {
+  root = tempDir();
+  seedUsers(root);
+});
+afterEach(() => removeDir(root));
+
+const TOKEN = "api-token-Zx8Cv7Bn6Mm5";
+const NOW = new Date();
+
+function put(p: string, content: string) {
+  mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
+  writeFileSync(path.join(root, p), content);
+}
+
+interface Scenario {
+  failed?: Record<string, number>;
+  down?: number[];
+  meterDown?: boolean;
+  budgetState?: "ok" | "over";
+  pull?: object | null;
+}
+
+async function setup(s: Scenario = {}) {
+  const answer = (c: ExecCall) => {
+    if (c.cmd === "systemctl" && c.args[0] === "show") {
+      const code = s.failed?.[c.args[1]!];
+      return { stdout: code !== undefined ? `ActiveState=failed\nSubState=failed\nResult=exit-code\nExecMainStatus=${code}\n` : "ActiveState=active\nSubState=running\nResult=success\nExecMainStatus=0\n" };
+    }
+    if (c.cmd.endsWith("/bin/node") && c.args[0] === "--version") return { stdout: "v24.21.0\n" };
+    return {};
+  };
+  const rec = recordingExec(answer);
+  const ctx = testContext(root, { exec: rec.exec });
+  const text = exampleText("mixed");
+  await liveConverge()(ctx, parseConfig(text, "mixed"), text, {});
+  put("run/wirebot/reconcile.env", `WIREBOT_API_TOKEN="${TOKEN}"\n`);
+  chmodSync(path.join(root, "run/wirebot/reconcile.env"), 0o600);
+  chmodSync(path.join(root, "run/wirebot"), 0o700);
+  put("run/wirebot/cloudflared.token", "t");
+  chmodSync(path.join(root, "run/wirebot/cloudflared.token"), 0o600);
+  if (s.pull !== null) put("run/wirebot/pull-status.json", JSON.stringify(s.pull ?? { ok: true, at: new Date(NOW.getTime() - 3_600_000).toISOString(), backend: "bitwarden", files: ["/run/wirebot/gateway.env"] }));
+  if (s.pull !== null) chmodSync(path.join(root, "run/wirebot/pull-status.json"), 0o600);
+  put("proc/meminfo", "MemTotal:       8000000 kB\n");
+  put("opt/wirebot/runtime/openclaw-2026.9.6/.wirebot-runtime.json", JSON.stringify({ package: "openclaw", version: "2026.9.6", node: "24.21.0", installedAt: "2026-11-01T00:00:00Z" }));
+  const seenAuth: string[] = [];
+  const http: HttpGet = async (url, headers) => {
+    const port = Number(new URL(url).port);
+    if (s.down?.includes(port)) return null;
+    if (port === 8100) {
+      if (s.meterDown) return null;
+      if (url.endsWith("/health")) return { status: 200, body: { status: "ok", lagSeconds: 240, lastSuccessAt: NOW.toISOString(), lastError: null } };
+      seenAuth.push(headers?.["authorization"] ?? "");
+      if (headers?.["authorization"] !== `Bearer ${TOKEN}`) return { status: 401, body: {} };
+      const state = s.budgetState ?? "ok";
+      return {
+        status: 200,
+        body: { agents: [{ id: "alice", monthSpendUsd: state === "over" ? "21.50" : "3.00", budget: { monthlyUsd: 20, percent: state === "over" ? 107.5 : 15, state } }, { id: "bob", monthSpendUsd: "1.00", budget: null }] },
+      };
+    }
+    return { status: 200, body: { ok: true } };
+  };
+  rec.calls.length = 0;
+  return { ctx, rec, deps: { http, portOpen: async (p: number) => !s.down?.includes(p) }, seenAuth };
+}
+
+describe("wirebot status", () => {
+  it("a healthy appliance: every probe ok, exit 0, one screen", async () => {
+    const { ctx, deps, seenAuth } = await setup();
+    expect(await statusCommand(ctx, {}, deps)).toBe(0);
+    const out = ctx.io.stdout.join("\n");
+    expect(out).toMatch(/Units:\n {2}\[ok {2}\] wirebot-secrets\.service/);
+    expect(out).toMatch(/clawdbot-gateway@erin\.service\s+active \(running\)/);
+    expect(out).toMatch(/\[ok {2}\] shared\s+healthy on 127\.0\.0\.1:18789 \(alice, bob\)/);
+    expect(out).toMatch(/pulled 60 min ago/);
+    expect(out).toMatch(/ledger\s+ok; lag 4 min/);
+    expect(out).toMatch(/alice\s+\$3\.00 of \$20 this month \(15 %, ok\)/);
+    expect(out).toContain("All checks passed.");
+    expect(seenAuth).toEqual([`Bearer ${TOKEN}`]);
+    expect(ctx.io.text()).not.toContain(TOKEN);
+  });
+
+  it("a failed dedicated gateway, its closed port and an over-budget agent: exit 1 and --json names each", async () => {
+    const { ctx, deps } = await setup({ failed: { "clawdbot-gateway@erin.service": 1 }, down: [18920], budgetState: "over" });
+    expect(await statusCommand(ctx, { json: true }, deps)).toBe(1);
+    const doc = JSON.parse(ctx.io.stdout.join("\n"));
+    expect(doc).toMatchObject({ ok: false, outcome: "unhealthy" });
+    const bad = doc.issues.map((i: { path: string; level: string }) => `${i.level} ${i.path}`);
+    expect(bad).toEqual(["fail unit:clawdbot-gateway@erin.service", "fail gateway:erin", "fail port:18920", "warn budget:alice"]);
+  });
+
+  it("secrets unit failed: status says why (exit status and the pull error), gateways stay down", async () => {
+    const { ctx, deps } = await setup({
+      failed: { "wirebot-secrets.service": 75 },
+      pull: { ok: false, at: NOW.toISOString(), backend: "bitwarden", error: { code: "secrets.unreachable", message: "cannot reach https://vault.bitwarden.com/identity (ECONNREFUSED)" } },
+    });
+    expect(await statusCommand(ctx, {}, deps)).toBe(1);
+    const out = ctx.io.stdout.join("\n");
+    expect(out).toMatch(/\[FAIL\] wirebot-secrets\.service\s+failed \(exit 75: temporary failure, e\.g\. the vault is unreachable\)/);
+    expect(out).toMatch(/\[FAIL\] pull\s+last pull failed \d+ s ago \(secrets\.unreachable: cannot reach https:\/\/vault\.bitwarden\.com\/identity \(ECONNREFUSED\)\)/);
+  });
+
+  it("the reconcile API down degrades to 'unknown' budgets instead of failing the command", async () => {
+    const { ctx, deps } = await setup({ meterDown: true });
+    expect(await statusCommand(ctx, {}, deps)).toBe(1);
+    const out = ctx.io.stdout.join("\n");
+    expect(out).toMatch(/\[FAIL\] api\s+reconcile API not answering on 127\.0\.0\.1:8100; ledger lag unknown/);
+    expect(out).toMatch(/\[WARN\] alice\s+unknown \(metering API down\)/);
+  });
+});
+
+describe("wirebot doctor", () => {
+  it("a healthy, untouched appliance passes every doctor check", async () => {
+    const { ctx, deps } = await setup();
+    const code = await doctorCommand(ctx, { json: true }, deps);
+    const doc = JSON.parse(ctx.io.stdout.join("\n"));
+    expect(doc.issues).toEqual([]);
+    expect(code).toBe(0);
+    expect(doc.checks.map((c: { area: string }) => c.area)).toEqual(expect.arrayContaining(["drift", "permissions", "resources", "runtime"]));
+  });
+
+  it("hand edits, loose modes, low memory and a wrong runtime are each listed with a one-line fix", async () => {
+    const { ctx, deps } = await setup();
+    appendFileSync(path.join(root, "etc/systemd/system/clawdbot-gateway.service"), "\n# hand edit\n");
+    chmodSync(path.join(root, "data/wirebot/users/alice"), 0o755);
+    chmodSync(path.join(root, "run/wirebot/reconcile.env"), 0o644);
+    put("proc/meminfo", "MemTotal:       1000000 kB\n");
+    put("opt/wirebot/runtime/openclaw-2026.9.6/.wirebot-runtime.json", JSON.stringify({ package: "openclaw", version: "2026.8.1", node: "24.21.0" }));
+    expect(await doctorCommand(ctx, {}, deps)).toBe(1);
+    const out = ctx.io.stdout.join("\n");
+    expect(out).toMatch(/\[FAIL\] \/etc\/systemd\/system\/clawdbot-gateway\.service\s+changed since apply: content\n\s+fix: wirebot apply/);
+    expect(out).toMatch(/\[FAIL\] \/data\/wirebot\/users\/alice\s+mode 0755, want 0700\n\s+fix: chmod 0700 .*\/data\/wirebot\/users\/alice/);
+    expect(out).toMatch(/\[FAIL\] \/run\/wirebot\/reconcile\.env\s+mode 0644, want 0600\n\s+fix: chmod 0600/);
+    expect(out).toMatch(/\[FAIL\] memory\s+2 gateway\(s\) \(1 dedicated\) need about 2\.5 GB/);
+    expect(out).toMatch(/\[FAIL\] package\s+.*holds openclaw@2026\.8\.1 .*\n\s+fix: wirebot upgrade --runtime-version 2026\.9\.6/);
+    expect(out).not.toContain(TOKEN);
+  });
+});

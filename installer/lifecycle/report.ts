@@ -1,0 +1,64 @@
+/** The result of status/doctor probes as data (`Check`), and its one-screen text and --json forms. */
+
+export type Level = "ok" | "warn" | "fail";
+
+export type Area = "unit" | "gateway" | "port" | "tunnel" | "secrets" | "metering" | "budget" | "drift" | "permissions" | "resources" | "runtime";
+
+export interface Check {
+  area: Area;
+  /** what was probed: a unit, a gateway id, a path, an agent */
+  name: string;
+  level: Level;
+  summary: string;
+  /** one line telling the operator what to do; doctor prints it */
+  fix?: string;
+  data?: Record<string, unknown>;
+}
+
+export const AREA_TITLE: Record<Area, string> = {
+  unit: "Units",
+  gateway: "Gateways",
+  port: "Ports",
+  tunnel: "Tunnel",
+  secrets: "Secrets",
+  metering: "Metering",
+  budget: "Budgets",
+  drift: "Config drift",
+  permissions: "Permissions",
+  resources: "Disk and memory",
+  runtime: "Runtime",
+};
+
+const MARK: Record<Level, string> = { ok: "ok  ", warn: "WARN", fail: "FAIL" };
+
+export const worst = (checks: readonly Check[]): Level =>
+  checks.some((c) => c.level === "fail") ? "fail" : checks.some((c) => c.level === "warn") ? "warn" : "ok";
+
+export function formatChecks(title: string, checks: readonly Check[], withFixes: boolean): string {
+  const lines = [title];
+  const areas = [...new Set(checks.map((c) => c.area))];
+  const width = Math.min(40, Math.max(0, ...checks.map((c) => c.name.length)));
+  for (const a of areas) {
+    lines.push(`${AREA_TITLE[a]}:`);
+    for (const c of checks.filter((x) => x.area === a)) {
+      lines.push(`  [${MARK[c.level]}] ${c.name.padEnd(width)}  ${c.summary}`);
+      if (withFixes && c.fix && c.level !== "ok") lines.push(`         fix: ${c.fix}`);
+    }
+  }
+  const bad = checks.filter((c) => c.level === "fail").length;
+  const warn = checks.filter((c) => c.level === "warn").length;
+  lines.push(bad === 0 && warn === 0 ? "All checks passed." : `${bad} problem(s), ${warn} warning(s).${withFixes ? "" : " Run `wirebot doctor` for fixes."}`);
+  return lines.join("\n");
+}
+
+/** The house --json shape: { ok, outcome, issues, hints } plus every check. */
+export function checksJson(outcome: string, checks: readonly Check[]) {
+  const problems = checks.filter((c) => c.level !== "ok");
+  return {
+    ok: !checks.some((c) => c.level === "fail"),
+    outcome,
+    checks,
+    issues: problems.map((c) => ({ path: `${c.area}:${c.name}`, level: c.level, message: c.summary })),
+    hints: problems.flatMap((c) => (c.fix ? [c.fix] : [])),
+  };
+}
