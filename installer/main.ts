@@ -17,6 +17,8 @@ import { userAddCommand, userListCommand, userMoveCommand, userRemoveCommand } f
 import { upgradeCommand } from "./commands/upgrade.ts";
 import { uninstallCommand } from "./commands/uninstall.ts";
 import { backupCommand, restoreCommand } from "./commands/backup.ts";
+import { reconcileCommand } from "./commands/reconcile.ts";
+import { usageCommand } from "./commands/usage.ts";
 
 export interface MainDeps {
   io?: Io;
@@ -166,6 +168,41 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .option("--force", "restore over existing state")
     .addOption(rootOption())
     .action(async (file: string, o: { force?: boolean; root?: string }) => run(() => restoreCommand(ctxFor(o.root), { file, force: Boolean(o.force) }))());
+
+  program
+    .command("reconcile")
+    .description("meter LiteLLM spend per agent into the ledger; --daemon also serves the local API (wirebot-reconcile.service)")
+    .option("--once", "one cycle, then exit (the default)")
+    .option("--daemon", "run on metering.schedule and serve the API until SIGTERM")
+    .option("--json", "machine-readable summary (--once)")
+    .option("--backfill-from <date>", "where an empty ledger starts (ISO date; default: start of the previous month)")
+    .addOption(configOption())
+    .addOption(rootOption())
+    .action(async (o: { once?: boolean; daemon?: boolean; json?: boolean; backfillFrom?: string; config?: string; root?: string }) => {
+      const ctx = ctxFor(o.root);
+      const { config } = await loadConfig(ctx, o.config);
+      await run(() =>
+        reconcileCommand({ once: Boolean(o.once), daemon: Boolean(o.daemon), json: Boolean(o.json), env: ctx.env, ...(o.backfillFrom ? { backfillFrom: o.backfillFrom } : {}), ...(o.root ? { root: o.root } : {}) }, config, ctx.io),
+      )();
+    });
+
+  program
+    .command("usage")
+    .description("spend report from the ledger: a table, --json or --csv")
+    .option("--agent <id>", "one agent only")
+    .option("--from <date>", "first day (YYYY-MM-DD)")
+    .option("--to <date>", "last day (YYYY-MM-DD)")
+    .addOption(new Option("--group <by>", "rows per day or per month").choices(["day", "month"]))
+    .option("--json", "JSON output")
+    .option("--csv", "CSV output")
+    .addOption(configOption())
+    .addOption(rootOption())
+    .action(async (o: { agent?: string; from?: string; to?: string; group?: "day" | "month"; json?: boolean; csv?: boolean; config?: string; root?: string }) => {
+      const ctx = ctxFor(o.root);
+      const { config } = await loadConfig(ctx, o.config);
+      const { config: _c, root, ...rest } = o;
+      await run(() => usageCommand({ ...rest, ...(root ? { root } : {}) }, config, ctx.io))();
+    });
 
   const secrets = program.command("secrets").description("secrets from the vault into tmpfs");
   secrets

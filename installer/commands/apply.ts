@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.ts";
 import { isLive, loadConfig, type CommandContext } from "./context.ts";
 import { buildDesired } from "./desired.ts";
 import { createVerifier } from "./verify.ts";
+import { liveHooks } from "./integrations.ts";
 
 export interface ApplyOptions {
   config?: string;
@@ -22,7 +23,7 @@ export async function converge(ctx: CommandContext, config: Config, text: string
   if (isEmptyPlan(p)) {
     // Nothing to write, but a stopped unit is still brought up (start is a no-op for running ones).
     if (isLive(ctx) && opts.start !== false) {
-      await applyPlan(ctx.host, p, { io: ctx.io, live: true, start: true, verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }) });
+      await applyPlan(ctx.host, p, { io: ctx.io, live: true, start: true, hooks: liveHooks(ctx, config), verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }) });
     }
     return { result: null, changed: false };
   }
@@ -32,6 +33,7 @@ export async function converge(ctx: CommandContext, config: Config, text: string
     io: ctx.io,
     live,
     start: opts.start !== false,
+    ...(live ? { hooks: liveHooks(ctx, config) } : {}),
     verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }),
   });
   return { result, changed: true };

@@ -1,0 +1,95 @@
+/** The steps of a live apply that talk to the outside: the Cloudflare tunnel, a secrets refresh, LiteLLM keys. */
+import Cloudflare from "cloudflare";
+import { litellmKeyVar, PATHS, resolveLayout } from "../config/layout.ts";
+import type { Config } from "../config/schema.ts";
+import { CLOUDFLARE_TOKEN_VAR, LITELLM_MASTER_VAR, planSecrets } from "../config/secret-plan.ts";
+import { configError } from "../errors.ts";
+import type { LiveHooks } from "../engine/apply.ts";
+import { createLogger } from "../log.ts";
+import { LiteLlmClient } from "../meter/litellm-client.ts";
+import { agentKeySpecs, ensureAgentKeys } from "../meter/litellm-keys.ts";
+import { SECRETS_UNIT, TUNNEL_UNIT } from "../render/units.ts";
+import { parseEnvFile } from "../secrets/env-file.ts";
+import { openBackend, pullSecrets } from "../secrets/pull.ts";
+import { buildIngress, publishedHosts } from "../tunnel/ingress.ts";
+import { provisionTunnel } from "../tunnel/cloudflare.ts";
+import type { CommandContext } from "./context.ts";
+
+export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
+  const log = createLogger({ name: "wirebot-apply" });
+  const layout = resolveLayout(config);
+  const secrets = planSecrets(config, layout);
+
+  async function readEnvFiles(): Promise<Map<string, string>> {
+    const snapshot = new Map<string, string>();
+    for (const p of [...secrets.envFiles.map((f) => f.path), ...(secrets.tunnelToken ? [secrets.tunnelToken.path] : [])])
+      snapshot.set(p, (await ctx.host.readFile(p))?.toString("utf8") ?? "");
+    return snapshot;
+  }
+
+  return {
+    secretsUnit: SECRETS_UNIT,
+
+    async beforeSecrets() {
+      const t = config.tunnel;
+      if (!t.enabled || !t.accountId || !t.zoneId || !secrets.tunnelToken) return;
+      const need = secrets.applyTime.find((s) => s.envVar === CLOUDFLARE_TOKEN_VAR);
+      if (!need) throw configError("tunnel.no-api-token", "the tunnel is provisioned through the Cloudflare API but secrets.map has no CLOUDFLARE_API_TOKEN", { hint: "add CLOUDFLARE_API_TOKEN: <vault name> to secrets.map (a token with Tunnel:Edit, DNS:Edit and Access:Edit)" });
+      const backend = await openBackend(config, ctx.host, ctx.io, log);
+      try {
+        const apiToken = (await backend.get([need.vaultName])).get(need.vaultName);
+        if (!apiToken) throw configError("tunnel.no-api-token", `the vault lacks '${need.vaultName}' (CLOUDFLARE_API_TOKEN)`, { hint: "create it in the vault, then run `wirebot apply` again" });
+        const baseURL = ctx.env["CLOUDFLARE_BASE_URL"];
+        const client = new Cloudflare({ apiToken, maxRetries: 2, ...(baseURL ? { baseURL } : {}) });
+        ctx.io.err(`• provisioning Cloudflare tunnel '${t.name}'`);
+        const result = await provisionTunnel({
+          client,
+          accountId: t.accountId,
+          zoneId: t.zoneId,
+          tunnelName: t.name,
+          managed: t.managed,
+          ingress: buildIngress(config, layout),
+          hostnames: publishedHosts(config, layout).map((h) => h.hostname),
+          ...(t.access.enabled ? { access: { enabled: true, emails: t.access.emails, hostname: publishedHosts(config, layout)[0]!.hostname } } : {}),
+        });
+        for (const ch of result.changes) if (ch.action !== "unchanged") ctx.io.err(`  ${ch.action} ${ch.kind} ${ch.name}`);
+        const name = secrets.tunnelToken.vaultName;
+        if (result.token && !(await backend.get([name])).has(name)) await backend.create(name, result.token);
+      } finally {
+        await backend.close?.();
+      }
+    },
+
+    async refreshSecrets() {
+      const before = await readEnvFiles();
+      await pullSecrets(config, ctx.host, ctx.io, {}, { logger: log });
+      const after = await readEnvFiles();
+      const consumers = new Set<string>();
+      for (const f of secrets.envFiles) if (before.get(f.path) !== after.get(f.path)) consumers.add(f.consumer);
+      if (secrets.tunnelToken && before.get(secrets.tunnelToken.path) !== after.get(secrets.tunnelToken.path)) consumers.add(TUNNEL_UNIT);
+      return [...consumers];
+    },
+
+    async afterSecrets() {
+      const master = secrets.applyTime.find((s) => s.envVar === LITELLM_MASTER_VAR);
+      if (!master) {
+        ctx.io.err("• LiteLLM keys not registered: secrets.map has no LITELLM_MASTER_KEY (register wirebot/<agent> keys yourself)");
+        return;
+      }
+      // The pull has just written every agent's key and the master key to tmpfs; read them there as root.
+      const env = new Map<string, string>();
+      for (const f of secrets.envFiles) for (const [k, v] of parseEnvFile((await ctx.host.readFile(f.path))?.toString("utf8") ?? "")) env.set(`${f.path}:${k}`, v);
+      const keys = new Map<string, string>();
+      for (const g of layout.gateways) for (const u of g.users) {
+        const v = env.get(`${g.envFile}:${litellmKeyVar(u.id)}`);
+        if (v) keys.set(u.id, v);
+      }
+      const adminKey = env.get(`${PATHS.reconcileEnv}:${LITELLM_MASTER_VAR}`);
+      if (!adminKey) throw configError("litellm.no-master-key", `${PATHS.reconcileEnv} has no ${LITELLM_MASTER_VAR} after the secrets pull`, { hint: "check secrets.map.LITELLM_MASTER_KEY and the vault" });
+      const client = new LiteLlmClient({ baseUrl: config.litellm.baseUrl, adminKey, log });
+      const results = await ensureAgentKeys(client, agentKeySpecs(config, keys), log);
+      const changed = results.filter((r) => r.outcome !== "unchanged");
+      ctx.io.err(`• LiteLLM keys: ${changed.length ? changed.map((r) => `${r.agentId} ${r.outcome}`).join(", ") : "all registered"}`);
+    },
+  };
+}

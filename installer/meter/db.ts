@@ -1,0 +1,104 @@
+/** Opens the ledger (better-sqlite3, WAL) and runs the forward-only migrations tracked by PRAGMA user_version. */
+import Database from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Logger } from "pino";
+import { WirebotError } from "../errors.ts";
+import { MIGRATIONS, type Migration } from "./migrations/index.ts";
+
+export type Db = Database.Database;
+
+/** A template tag for SQL text: interpolations are refused so values can only travel as bound parameters. */
+export function sql(parts: TemplateStringsArray, ...values: never[]): string {
+  if (values.length > 0) throw new Error("sql``: bind values as parameters, never interpolate them");
+  return parts.join("");
+}
+
+export interface OpenOptions {
+  log?: Logger;
+  readonly?: boolean;
+  /** queries slower than this are logged (ms) */
+  slowMs?: number;
+}
+
+/**
+ * Opens (and creates) the ledger. Errors from SQLite carry the SQL text so a failing statement can be
+ * found from the log alone; slow statements are logged.
+ */
+export function openLedgerDb(path: string, opts: OpenOptions = {}): Db {
+  if (!opts.readonly && path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  } catch (cause) {
+    throw new WirebotError(opts.readonly ? "preflight" : "cantWrite", "ledger.open", `cannot open the ledger at ${path}: ${(cause as Error).message}`, {
+      cause,
+      hint: opts.readonly ? "run `wirebot reconcile --once` first to create it" : "check that the directory exists and is writable by the wirebot user",
+    });
+  }
+  if (!opts.readonly) {
+    db.pragma("journal_mode = WAL");
+    // NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the last commit).
+    db.pragma("synchronous = NORMAL");
+  }
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  if (opts.log && opts.slowMs !== undefined) instrument(db, opts.log, opts.slowMs);
+  if (!opts.readonly) migrate(db, MIGRATIONS, opts.log);
+  else assertKnownVersion(db, MIGRATIONS);
+  return db;
+}
+
+function instrument(db: Db, log: Logger, slowMs: number): void {
+  const prepare = db.prepare.bind(db);
+  (db as { prepare: Db["prepare"] }).prepare = ((source: string) => {
+    let stmt;
+    try {
+      stmt = prepare(source);
+    } catch (err) {
+      (err as Error).message += ` [sql: ${source.trim().replace(/\s+/g, " ")}]`;
+      throw err;
+    }
+    for (const m of ["run", "get", "all"] as const) {
+      const orig = (stmt[m] as (...a: unknown[]) => unknown).bind(stmt);
+      (stmt as unknown as Record<string, unknown>)[m] = (...args: unknown[]) => {
+        const t0 = performance.now();
+        try {
+          return orig(...args);
+        } catch (err) {
+          (err as Error).message += ` [sql: ${source.trim().replace(/\s+/g, " ")}]`;
+          throw err;
+        } finally {
+          const ms = performance.now() - t0;
+          if (ms > slowMs) log.warn({ ms: Math.round(ms), sql: source.trim().slice(0, 200) }, "slow ledger query");
+        }
+      };
+    }
+    return stmt;
+  }) as Db["prepare"];
+}
+
+function assertKnownVersion(db: Db, migrations: readonly Migration[]): number {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  const latest = migrations.at(-1)?.version ?? 0;
+  if (current > latest)
+    throw new WirebotError("config", "ledger.too-new", `the ledger is at schema version ${current}, newer than this wirebot knows (${latest})`, {
+      hint: "upgrade wirebot; migrations are forward-only and an older binary must not write a newer ledger",
+    });
+  return current;
+}
+
+/** Runs every migration above the current user_version, each in one immediate transaction. Idempotent. */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS, log?: Logger): number {
+  let current = assertKnownVersion(db, migrations);
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      m.up(db);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+    log?.info({ version: m.version, name: m.name }, "ledger migrated");
+    current = m.version;
+  }
+  return current;
+}

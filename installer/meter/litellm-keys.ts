@@ -1,0 +1,108 @@
+/** Per-agent LiteLLM virtual keys: register idempotently (called by apply), and map key hashes to agents. */
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import { WirebotError } from "../errors.ts";
+import type { Config } from "../config/schema.ts";
+import { LiteLlmError, type KeyInfo, type LiteLlmClient } from "./litellm-client.ts";
+
+export const keyAlias = (agentId: string) => `wirebot/${agentId}`;
+/** LiteLLM's duration parser reads `mo` as calendar months (litellm_core_utils/duration_parser.py). */
+export const BUDGET_DURATION = "1mo";
+
+export const sha256Hex = (s: string) => createHash("sha256").update(s).digest("hex");
+const HASH_RE = /^[0-9a-f]{64}$/;
+
+/** The hash LiteLLM stores in SpendLogs.api_key: sha256 of an `sk-` key; a 64-hex value is taken as a hash already. */
+export function keyHashOf(keyOrHash: string): string {
+  return HASH_RE.test(keyOrHash) ? keyOrHash : sha256Hex(keyOrHash);
+}
+
+export interface AgentKeySpec {
+  agentId: string;
+  /** the `sk-` key value from the vault; goes only into the /key/generate body */
+  key: string;
+  /** monthly budget in USD; null for none */
+  monthlyUsd: number | null;
+  models?: string[];
+}
+
+export interface AgentKeyResult {
+  agentId: string;
+  keyHash: string;
+  outcome: "created" | "updated" | "unchanged";
+}
+
+/** Agent specs from the config plus key values the caller took from the vault (agentId → sk-…). */
+export function agentKeySpecs(config: Config, keys: ReadonlyMap<string, string> | Record<string, string>): AgentKeySpec[] {
+  const get = (id: string) => (keys instanceof Map ? keys.get(id) : (keys as Record<string, string>)[id]);
+  return config.users.map((u) => {
+    const key = get(u.id);
+    if (key === undefined || !key.startsWith("sk-"))
+      throw new WirebotError("config", "litellm.key-missing", `no LiteLLM virtual key for agent ${u.id}`, { hint: "run `wirebot apply` so the key is generated and stored in the vault" });
+    return { agentId: u.id, key, monthlyUsd: u.budget?.monthlyUsd ?? null, models: config.litellm.models };
+  });
+}
+
+const metadataFor = (agentId: string) => ({ agent_id: agentId, managed_by: "wirebot", spend_logs_metadata: { agent_id: agentId }, tags: [`agent:${agentId}`] });
+
+function needsUpdate(info: KeyInfo, spec: AgentKeySpec): boolean {
+  const meta = info.metadata ?? {};
+  return (
+    info.key_alias !== keyAlias(spec.agentId) ||
+    (info.max_budget ?? null) !== spec.monthlyUsd ||
+    (info.budget_duration ?? null) !== (spec.monthlyUsd === null ? null : BUDGET_DURATION) ||
+    meta["agent_id"] !== spec.agentId
+  );
+}
+
+/**
+ * Makes sure every agent has its LiteLLM key: created with the vault's value when absent, its alias,
+ * budget and metadata corrected when they differ, left alone otherwise, so a second run creates nothing.
+ * Keys are looked up by hash so the key value never appears in a URL.
+ */
+export async function ensureAgentKeys(client: LiteLlmClient, specs: readonly AgentKeySpec[], log?: Logger): Promise<AgentKeyResult[]> {
+  const out: AgentKeyResult[] = [];
+  for (const spec of specs) {
+    const keyHash = sha256Hex(spec.key);
+    const budget = { max_budget: spec.monthlyUsd, budget_duration: spec.monthlyUsd === null ? null : BUDGET_DURATION };
+    const info = await client.keyInfo(keyHash);
+    if (info === null) {
+      try {
+        await client.keyGenerate({ key: spec.key, key_alias: keyAlias(spec.agentId), ...budget, metadata: metadataFor(spec.agentId), ...(spec.models ? { models: spec.models } : {}) });
+      } catch (err) {
+        if (err instanceof LiteLlmError && /alias/i.test(err.message))
+          throw new WirebotError("config", "litellm.alias-taken", `LiteLLM already has a key with alias ${keyAlias(spec.agentId)} that is not the vault's key for ${spec.agentId}`, {
+            hint: `delete the stale key in LiteLLM (POST /key/delete {"key_aliases":["${keyAlias(spec.agentId)}"]}) or restore the vault's key, then run apply again`,
+          });
+        throw err;
+      }
+      log?.info({ agentId: spec.agentId, alias: keyAlias(spec.agentId) }, "registered LiteLLM key");
+      out.push({ agentId: spec.agentId, keyHash, outcome: "created" });
+    } else if (needsUpdate(info, spec)) {
+      await client.keyUpdate({ key: keyHash, key_alias: keyAlias(spec.agentId), ...budget, metadata: { ...(info.metadata ?? {}), ...metadataFor(spec.agentId) } });
+      log?.info({ agentId: spec.agentId, alias: keyAlias(spec.agentId) }, "updated LiteLLM key settings");
+      out.push({ agentId: spec.agentId, keyHash, outcome: "updated" });
+    } else {
+      out.push({ agentId: spec.agentId, keyHash, outcome: "unchanged" });
+    }
+  }
+  return out;
+}
+
+/**
+ * Agent → key hashes for attribution. Explicit values (keys or hashes from the caller) win; otherwise
+ * the hash is found by the key's alias, which LiteLLM keeps unique and only an admin can set.
+ */
+export async function resolveAgentHashes(
+  client: LiteLlmClient,
+  agentIds: readonly string[],
+  explicit: ReadonlyMap<string, string> = new Map(),
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const id of agentIds) {
+    const given = explicit.get(id);
+    if (given !== undefined) out.set(id, [keyHashOf(given)]);
+    else out.set(id, await client.keyHashesByAlias(keyAlias(id)));
+  }
+  return out;
+}

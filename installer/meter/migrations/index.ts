@@ -1,0 +1,11 @@
+/** The ordered list of ledger migrations; append only, never edit one that has shipped. */
+import type { Db } from "../db.ts";
+import m0001 from "./0001-init.ts";
+
+export interface Migration {
+  version: number;
+  name: string;
+  up(db: Db): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [m0001];
