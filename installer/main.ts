@@ -19,6 +19,7 @@ import { uninstallCommand } from "./commands/uninstall.ts";
 import { backupCommand, restoreCommand } from "./commands/backup.ts";
 import { reconcileCommand } from "./commands/reconcile.ts";
 import { usageCommand } from "./commands/usage.ts";
+import { channelsLoginCommand, channelsStatusCommand } from "./commands/channels.ts";
 
 export interface MainDeps {
   io?: Io;
@@ -203,6 +204,20 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
       const { config: _c, root, ...rest } = o;
       await run(() => usageCommand({ ...rest, ...(root ? { root } : {}) }, config, ctx.io))();
     });
+
+  const channels = program.command("channels").description("messaging channels: link WhatsApp, show channel state");
+  channels
+    .command("login <channel>")
+    .description("link a WhatsApp account: draws the QR code in this terminal until linked")
+    .requiredOption("--user <id>", "the user whose gateway links the account")
+    .addOption(configOption())
+    .action(async (channel: string, o: { user: string; config?: string }) => run(() => channelsLoginCommand(ctxFor(), { channel, user: o.user, ...(o.config ? { config: o.config } : {}) }))());
+  channels
+    .command("status")
+    .description("per user and channel: configured, linked, connected, last error")
+    .option("--json", "machine-readable output")
+    .addOption(configOption())
+    .action(async (o: { json?: boolean; config?: string }) => run(() => channelsStatusCommand(ctxFor(), { json: Boolean(o.json), ...(o.config ? { config: o.config } : {}) }))());
 
   const secrets = program.command("secrets").description("secrets from the vault into tmpfs");
   secrets

@@ -9,6 +9,7 @@ import { createLogger } from "../log.ts";
 import { LiteLlmClient } from "../meter/litellm-client.ts";
 import { agentKeySpecs, ensureAgentKeys } from "../meter/litellm-keys.ts";
 import { SECRETS_UNIT, TUNNEL_UNIT } from "../render/units.ts";
+import { ensureWhatsAppPlugin } from "../channels/whatsapp-plugin.ts";
 import { parseEnvFile } from "../secrets/env-file.ts";
 import { openBackend, pullSecrets } from "../secrets/pull.ts";
 import { buildIngress, publishedHosts } from "../tunnel/ingress.ts";
@@ -27,37 +28,46 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
     return snapshot;
   }
 
+  async function provisionTunnelStep(): Promise<void> {
+    const t = config.tunnel;
+    if (!t.enabled || !t.accountId || !t.zoneId || !secrets.tunnelToken) return;
+    const need = secrets.applyTime.find((s) => s.envVar === CLOUDFLARE_TOKEN_VAR);
+    if (!need) throw configError("tunnel.no-api-token", "the tunnel is provisioned through the Cloudflare API but secrets.map has no CLOUDFLARE_API_TOKEN", { hint: "add CLOUDFLARE_API_TOKEN: <vault name> to secrets.map (a token with Tunnel:Edit, DNS:Edit and Access:Edit)" });
+    const backend = await openBackend(config, ctx.host, ctx.io, log);
+    try {
+      const apiToken = (await backend.get([need.vaultName])).get(need.vaultName);
+      if (!apiToken) throw configError("tunnel.no-api-token", `the vault lacks '${need.vaultName}' (CLOUDFLARE_API_TOKEN)`, { hint: "create it in the vault, then run `wirebot apply` again" });
+      const baseURL = ctx.env["CLOUDFLARE_BASE_URL"];
+      const client = new Cloudflare({ apiToken, maxRetries: 2, ...(baseURL ? { baseURL } : {}) });
+      ctx.io.err(`• provisioning Cloudflare tunnel '${t.name}'`);
+      const result = await provisionTunnel({
+        client,
+        accountId: t.accountId!,
+        zoneId: t.zoneId!,
+        tunnelName: t.name,
+        managed: t.managed,
+        ingress: buildIngress(config, layout),
+        hostnames: publishedHosts(config, layout).map((h) => h.hostname),
+        ...(t.access.enabled ? { access: { enabled: true, emails: t.access.emails, hostname: publishedHosts(config, layout)[0]!.hostname } } : {}),
+      });
+      for (const ch of result.changes) if (ch.action !== "unchanged") ctx.io.err(`  ${ch.action} ${ch.kind} ${ch.name}`);
+      const name = secrets.tunnelToken!.vaultName;
+      if (result.token && !(await backend.get([name])).has(name)) await backend.create(name, result.token);
+    } finally {
+      await backend.close?.();
+    }
+  }
+
   return {
     secretsUnit: SECRETS_UNIT,
 
     async beforeSecrets() {
-      const t = config.tunnel;
-      if (!t.enabled || !t.accountId || !t.zoneId || !secrets.tunnelToken) return;
-      const need = secrets.applyTime.find((s) => s.envVar === CLOUDFLARE_TOKEN_VAR);
-      if (!need) throw configError("tunnel.no-api-token", "the tunnel is provisioned through the Cloudflare API but secrets.map has no CLOUDFLARE_API_TOKEN", { hint: "add CLOUDFLARE_API_TOKEN: <vault name> to secrets.map (a token with Tunnel:Edit, DNS:Edit and Access:Edit)" });
-      const backend = await openBackend(config, ctx.host, ctx.io, log);
-      try {
-        const apiToken = (await backend.get([need.vaultName])).get(need.vaultName);
-        if (!apiToken) throw configError("tunnel.no-api-token", `the vault lacks '${need.vaultName}' (CLOUDFLARE_API_TOKEN)`, { hint: "create it in the vault, then run `wirebot apply` again" });
-        const baseURL = ctx.env["CLOUDFLARE_BASE_URL"];
-        const client = new Cloudflare({ apiToken, maxRetries: 2, ...(baseURL ? { baseURL } : {}) });
-        ctx.io.err(`• provisioning Cloudflare tunnel '${t.name}'`);
-        const result = await provisionTunnel({
-          client,
-          accountId: t.accountId,
-          zoneId: t.zoneId,
-          tunnelName: t.name,
-          managed: t.managed,
-          ingress: buildIngress(config, layout),
-          hostnames: publishedHosts(config, layout).map((h) => h.hostname),
-          ...(t.access.enabled ? { access: { enabled: true, emails: t.access.emails, hostname: publishedHosts(config, layout)[0]!.hostname } } : {}),
-        });
-        for (const ch of result.changes) if (ch.action !== "unchanged") ctx.io.err(`  ${ch.action} ${ch.kind} ${ch.name}`);
-        const name = secrets.tunnelToken.vaultName;
-        if (result.token && !(await backend.get([name])).has(name)) await backend.create(name, result.token);
-      } finally {
-        await backend.close?.();
-      }
+      const plugin = await ensureWhatsAppPlugin(ctx.host, config, ctx.io);
+      // A gateway loads plugins at start only.
+      const changed = plugin.outcome === "installed" || plugin.outcome === "removed";
+      const restart = changed ? layout.gateways.map((g) => g.unit) : [];
+      await provisionTunnelStep();
+      return restart;
     },
 
     async refreshSecrets() {

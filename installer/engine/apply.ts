@@ -26,7 +26,8 @@ export interface ApplyOptions {
 export interface LiveHooks {
   /** unit that pulls secrets; started (or refreshed) before the others */
   secretsUnit: string;
-  beforeSecrets?: () => Promise<void>;
+  /** returns units to restart (e.g. gateways after a plugin change) */
+  beforeSecrets?: () => Promise<string[] | void>;
   /** re-pull in-process when the secrets unit is already up; returns consumers whose env changed */
   refreshSecrets?: () => Promise<string[]>;
   afterSecrets?: () => Promise<void>;
@@ -94,7 +95,7 @@ export async function applyPlan(host: Host, plan: Plan, opts: ApplyOptions): Pro
       let restart = plan.restart;
       const h = opts.hooks;
       if (h) {
-        await h.beforeSecrets?.();
+        restart = [...new Set([...restart, ...((await h.beforeSecrets?.()) ?? [])])].sort();
         const active = (await sd.isActive(h.secretsUnit)) === "active";
         if (!active || restart.includes(h.secretsUnit)) {
           // Restarting it restarts its PartOf= dependents too; that is why it is not done for every apply.

@@ -1,6 +1,7 @@
 /** Renders a gateway's clawdbot.json (JSON5 with a header comment) from the config. Pure. */
 import { GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, providerId, workspaceDir, type GatewayLayout, type Layout } from "../config/layout.ts";
 import type { Config, UserConfig } from "../config/schema.ts";
+import { whatsappPluginLoadPaths } from "../channels/whatsapp-plugin.ts";
 import { dedicatedHostname, helmHostname } from "../tunnel/ingress.ts";
 import { MANAGED_HEADER } from "./template.ts";
 
@@ -108,7 +109,11 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
     skills: { load: { extraDirs: [PATHS.skillsDir] } },
     // Embeddings would go to OpenAI unmetered; recall stays on the memory files.
     memory: { search: { enabled: false } },
-    plugins: { entries: { "memory-core": { config: { dreaming: { enabled: false } } } } },
+    plugins: {
+      // OpenClaw does not look for plugins in its own node_modules: the WhatsApp plugin is named by path.
+      ...(waPeers.length > 0 ? { load: { paths: whatsappPluginLoadPaths(c, l) } } : {}),
+      entries: { "memory-core": { config: { dreaming: { enabled: false } } } },
+    },
     logging: { file: `${g.stateDir}/logs/openclaw.log` },
   };
 }

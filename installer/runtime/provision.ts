@@ -154,7 +154,8 @@ async function moveIntoPlace(host: Host, staging: string, runtimeDir: string, wa
 }
 
 /** Where npm's JS entry lives, so the new Node can run the system's npm without a second npm install. */
-async function locateNpmCli(host: Host): Promise<string> {
+/** The system npm's JS entry, run by the runtime's Node so engine checks see Node 24 (also used for plugins). */
+export async function locateNpmCli(host: Host): Promise<string> {
   const script = 'p=$(readlink -f "$(command -v npm)" 2>/dev/null); case "$p" in *.js) echo "$p";; *) echo "$(npm root -g)/npm/bin/npm-cli.js";; esac';
   const r = await host.exec("sh", ["-c", script], { env: npmEnv(host.env), timeoutMs: 30_000 });
   const cli = r.stdout.trim();

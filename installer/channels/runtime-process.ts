@@ -1,0 +1,94 @@
+/** Runs the runtime's CLI for a gateway as that gateway's service user, with its environment: streamed (login) or whole (status). */
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import type { GatewayLayout, Layout } from "../config/layout.ts";
+import { preflightError } from "../errors.ts";
+import type { ExecResult, Host } from "../host/host.ts";
+import { buildRuntimeEnv } from "../runtime/openclaw-cli.ts";
+import { parseEnvFile } from "../secrets/env-file.ts";
+import { parseCliLoginOutput, type LoginFlow } from "./whatsapp-login.ts";
+
+/** Everything needed to run `openclaw …` the way the gateway's unit runs the gateway. */
+export interface RuntimeCommand {
+  /** real paths (resolved under the host root) */
+  nodeBin: string;
+  entry: string;
+  cwd: string;
+  env: Record<string, string>;
+  /** uid/gid to switch to, when running as root on the live box */
+  asUser: { uid: number; gid: number } | null;
+}
+
+/**
+ * The gateway's own environment: the clean runtime env plus its tmpfs env file (the gateway token and
+ * keys its config references). Files written by the CLI (WhatsApp credentials) must belong to the
+ * service user, or the gateway cannot read them: hence the uid switch on the live box.
+ */
+export async function resolveRuntimeCommand(host: Host, layout: Pick<Layout, "nodeBin" | "gatewayEntry">, g: GatewayLayout): Promise<RuntimeCommand> {
+  const envText = await host.readFile(g.envFile);
+  const secrets = envText ? Object.fromEntries(parseEnvFile(envText.toString("utf8"))) : {};
+  const nodeBin = host.resolve(layout.nodeBin);
+  const stateDir = host.resolve(g.stateDir);
+  const env = buildRuntimeEnv(nodeBin, stateDir, host.resolve(g.configPath), { ...secrets, OPENCLAW_GATEWAY_PORT: String(g.port) });
+  const live = host.root === "/" && process.getuid?.() === 0;
+  const asUser = live ? await host.lookupUser(g.serviceUser) : null;
+  if (live && !asUser)
+    throw preflightError("channels.no-service-user", `the service user '${g.serviceUser}' of ${g.unit} does not exist`, { hint: "run `wirebot apply` (systemd-sysusers creates it)" });
+  return { nodeBin, entry: host.resolve(layout.gatewayEntry), cwd: stateDir, env, asUser };
+}
+
+function argv(c: RuntimeCommand, args: string[]): { cmd: string; args: string[] } {
+  const base = [c.entry, ...args];
+  // setpriv keeps the environment as given (runuser/su would reset HOME and PATH).
+  if (c.asUser) return { cmd: "setpriv", args: [`--reuid=${c.asUser.uid}`, `--regid=${c.asUser.gid}`, "--clear-groups", "--", c.nodeBin, ...base] };
+  return { cmd: c.nodeBin, args: base };
+}
+
+/** `openclaw <args>` to completion, through the host's exec (never throws on a non-zero exit). */
+export function runRuntimeCli(host: Host, c: RuntimeCommand, args: string[], timeoutMs = 60_000): Promise<ExecResult> {
+  const a = argv(c, args);
+  return host.exec(a.cmd, a.args, { env: c.env, cwd: c.cwd, timeoutMs });
+}
+
+/**
+ * `openclaw channels login --channel whatsapp --account <id>` with its output streamed line by line into
+ * login events. The Host port's exec only returns at exit, so this is the one place that spawns directly.
+ */
+export function spawnWhatsAppLogin(c: RuntimeCommand, account: string): LoginFlow {
+  const a = argv(c, ["channels", "login", "--channel", "whatsapp", "--account", account]);
+  const child = spawn(a.cmd, a.args, { env: c.env, cwd: c.cwd, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const lines = (async function* () {
+    const out = createInterface({ input: child.stdout!, crlfDelay: Infinity });
+    const err = createInterface({ input: child.stderr!, crlfDelay: Infinity });
+    const queue: string[] = [];
+    let open = 2;
+    let wake: (() => void) | null = null;
+    const push = (l: string) => {
+      queue.push(l);
+      wake?.();
+    };
+    const close = () => {
+      open--;
+      wake?.();
+    };
+    out.on("line", push).on("close", close);
+    err.on("line", push).on("close", close);
+    for (;;) {
+      if (queue.length > 0) yield queue.shift()!;
+      else if (open === 0) return;
+      else await new Promise<void>((r) => (wake = r));
+      wake = null;
+    }
+  })();
+  return {
+    events: parseCliLoginOutput(lines),
+    stop: () => {
+      if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        /* already gone */
+      }
+    },
+  };
+}
