@@ -21,7 +21,7 @@ function agentTools(trust: "restricted" | "sandboxed" | "trusted") {
   const base = { elevated: { enabled: false } };
   // messaging alone has no file tools; the memory skills need read/write/edit, confined to the workspace.
   if (trust === "restricted")
-    return { ...base, profile: "messaging", alsoAllow: ["read", "write", "edit"], deny: ["exec", "process", "browser", "group:runtime"], fs: { workspaceOnly: true } };
+    return { ...base, profile: "messaging", alsoAllow: ["read", "write", "edit"], deny: ["exec", "process", "browser", "group:runtime", "group:sessions"], fs: { workspaceOnly: true } };
   if (trust === "sandboxed") return { ...base, fs: { workspaceOnly: true } };
   return base;
 }
@@ -105,7 +105,9 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
     },
     channels,
     bindings,
-    tools: { elevated: { enabled: false } },
+    // Session tools default to every agent's sessions: in a shared gateway that hands one user another's
+    // transcripts (test/isolation/shared-gateway-isolation.slow.test.ts). Each agent sees its own only.
+    tools: { elevated: { enabled: false }, agentToAgent: { enabled: false }, sessions: { visibility: "agent" } },
     skills: { load: { extraDirs: [PATHS.skillsDir] } },
     // Embeddings would go to OpenAI unmetered; recall stays on the memory files.
     memory: { search: { enabled: false } },

@@ -42,11 +42,13 @@ describe("gateway config", () => {
 
   it("keeps elevated tools off, loads the skills dir, restricts shared agents", () => {
     expect(cfg.tools.elevated.enabled).toBe(false);
+    expect(cfg.tools.agentToAgent.enabled).toBe(false);
+    expect(cfg.tools.sessions.visibility).toBe("agent");
     expect(cfg.skills.load.extraDirs).toContain("/opt/wirebot/skills");
     for (const id of ["alice", "bob", "carol"]) {
       expect(cfg.agents.entries[id].tools.profile).toBe("messaging");
       expect(cfg.agents.entries[id].tools.fs.workspaceOnly).toBe(true);
-      expect(cfg.agents.entries[id].tools.deny).toEqual(expect.arrayContaining(["exec", "process", "browser"]));
+      expect(cfg.agents.entries[id].tools.deny).toEqual(expect.arrayContaining(["exec", "process", "browser", "group:sessions"]));
       expect(cfg.agents.entries[id].workspace).toBe(`/data/wirebot/users/${id}/workspace`);
     }
   });
