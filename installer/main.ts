@@ -10,6 +10,7 @@ import { createInquirerPrompter } from "./wizard/prompter.ts";
 import { secretsPullCommand } from "./commands/secrets.ts";
 import { loadConfig } from "./commands/context.ts";
 import { provisionRuntime } from "./runtime/provision.ts";
+import { applyCloudflaredInstall, preflightCloudflared } from "./tunnel/cloudflared-install.ts";
 import { storeBootstrapToken } from "./secrets/bootstrap-token.ts";
 import { statusCommand } from "./commands/status.ts";
 import { doctorCommand } from "./commands/doctor.ts";
@@ -56,6 +57,13 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
       const ctx = ctxFor(o.root);
       const installDeps: InstallDeps = {
         provisionRuntime: (c, config) => provisionRuntime(c.host, config, c.io),
+        ensureCloudflared: async (c) => {
+          const r = await preflightCloudflared(c.host);
+          if (r.outcome === "install") {
+            c.io.err(`  installing cloudflared: ${r.reason}`);
+            await applyCloudflaredInstall(c.host, r.plan);
+          } else c.io.err(`  cloudflared ${r.version} already at ${r.binary}`);
+        },
         storeBootstrapToken: async (c, token) => {
           const stored = await storeBootstrapToken(c.host, token);
           c.io.err(`  access token stored ${stored.outcome === "encrypted" ? "encrypted with systemd-creds" : "as a root 0600 file"}: ${stored.path}`);

@@ -25,6 +25,8 @@ export interface InstallDeps {
   /** steps owned by other capabilities, injected so install stays testable */
   provisionRuntime?: (ctx: CommandContext, config: ReturnType<typeof parseConfig>) => Promise<unknown>;
   storeBootstrapToken?: (ctx: CommandContext, token: string) => Promise<void>;
+  /** make sure the cloudflared binary is there (tunnel enabled, on `/`); throws a preflight error when it cannot be */
+  ensureCloudflared?: (ctx: CommandContext) => Promise<void>;
 }
 
 export async function installCommand(ctx: CommandContext, opts: InstallOptions, deps: InstallDeps = {}): Promise<number> {
@@ -55,7 +57,10 @@ export async function installCommand(ctx: CommandContext, opts: InstallOptions, 
   const config = parseConfig(text, source, ctx.env);
   const live = isLive(ctx);
 
-  if (live) await timed("preflight", "preflight", () => preflight(ctx.host, config));
+  if (live) {
+    await timed("preflight", "preflight", () => preflight(ctx.host, config));
+    if (config.tunnel.enabled && deps.ensureCloudflared) await timed("cloudflared", "cloudflared (package repository or pinned release)", () => deps.ensureCloudflared!(ctx));
+  }
   else ctx.io.err(`• preflight skipped: rendering into ${ctx.host.root}, not this host`);
 
   if (!opts.yes) {
