@@ -72,7 +72,15 @@ export const ConfigSchema = z
         })
         .optional(),
       rbw: z.strictObject({ folder: z.string().min(1).optional() }).optional(),
-      file: z.strictObject({ path: z.string().startsWith("/", "must be an absolute path") }).optional(),
+      file: z
+        .strictObject({
+          path: z
+            .string()
+            .startsWith("/", "must be an absolute path")
+            // wirebot-secrets.service runs with ProtectHome=yes: it cannot see these.
+            .refine((p) => !/^\/(home|root|run\/user)(\/|$)/.test(p), "must be outside /home, /root and /run/user (the secrets unit cannot see them), e.g. /etc/wirebot/dev-secrets.yaml"),
+        })
+        .optional(),
       /** environment variable → name of the secret in the vault */
       map: z.record(z.string().regex(ENV_NAME_RE, "environment variable names are upper case: ^[A-Z][A-Z0-9_]*$"), z.string().min(1)).default({}),
     }),

@@ -242,6 +242,8 @@ const spawnExec: ExecFn = (cmd, args, opts = {}) =>
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", (e) => resolvePromise({ code: 127, stdout, stderr: stderr + String(e.message) }));
     child.on("close", (code, signal) => resolvePromise({ code: code ?? (signal ? 128 + 9 : 1), stdout, stderr }));
+    // A child that exits without reading its input must not crash us with EPIPE.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(opts.input ?? "");
   });
 
