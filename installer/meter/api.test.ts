@@ -43,7 +43,7 @@ describe("auth", () => {
   it("serves /health without a token and nothing else", async () => {
     const h = await get("/health", null);
     expect(h.status).toBe(200);
-    expect(h.json()).toMatchObject({ status: "ok", lagSeconds: 60, lastError: null });
+    expect(h.json()).toMatchObject({ ok: true, status: "ok", lagSeconds: 60, lastError: null });
     for (const p of ["/v1/agents", "/v1/usage", "/metrics"]) {
       const r = await get(p, null);
       expect(r.status).toBe(401);
