@@ -16,6 +16,7 @@ import { runOk, shq, sleep } from "./proc.ts";
 import { ensureRootfs } from "./rootfs.ts";
 // The project's LiteLLM stand-in (reference/litellm.md, quirks included); loopback here is the container's too.
 import { startStandin as startLitellm, type Standin } from "../litellm-standin/server.ts";
+import { startCloudflareStandin, type CloudflareStandin } from "../cloudflare-standin/server.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const say = (s: string) => process.stderr.write(`[e2e] ${s}\n`);
@@ -34,8 +35,12 @@ const UNINSTALL = "wirebot uninstall --yes";
 const PURGE = "wirebot uninstall --purge --yes";
 /** `file` (a vault-name → value YAML at DEV_SECRETS) or `bitwarden` (needs the SM stand-in wired in, see startSecrets). */
 const SECRETS_BACKEND = (process.env.WIREBOT_E2E_SECRETS ?? "file") as "file" | "bitwarden";
-/** A stand-in cloudflared binary; cloudflared itself cannot be downloaded on this machine. */
-const CLOUDFLARED = process.env.WIREBOT_E2E_CLOUDFLARED;
+/**
+ * A stand-in cloudflared binary (cloudflared itself cannot be downloaded on this machine): by default
+ * test/e2e/cloudflared-standin.py, which checks its config and token file and reports ready to systemd.
+ * WIREBOT_E2E_CLOUDFLARED= (empty) leaves the tunnel out.
+ */
+const CLOUDFLARED = process.env.WIREBOT_E2E_CLOUDFLARED ?? join(REPO, "test/e2e/cloudflared-standin.py");
 /**
  * The container shares the host's network namespace (so it reaches the host's loopback stand-ins),
  * so its units bind the host's loopback too: ports away from the defaults (18789, 18800, 8100) keep
@@ -66,7 +71,8 @@ function installReadiness(): { ready: boolean; reason: string } {
 const readiness = installReadiness();
 if (!readiness.ready) say(`SKIPPING the install steps: ${readiness.reason}. Set WIREBOT_E2E_FORCE_INSTALL=1 to run them anyway.`);
 const itInstall = readiness.ready ? it : it.skip;
-if (!CLOUDFLARED) say("SKIPPING the tunnel: cloudflared cannot be downloaded here; set WIREBOT_E2E_CLOUDFLARED to a stand-in binary to include cloudflared-wirebot.service.");
+if (!CLOUDFLARED) say("SKIPPING the tunnel: WIREBOT_E2E_CLOUDFLARED is empty (cloudflared itself cannot be downloaded here).");
+else say(`the tunnel runs a STAND-IN cloudflared (${CLOUDFLARED}): cloudflared cannot be downloaded here; the Cloudflare API is the local stand-in`);
 
 // ---- The desired state the test installs: two shared users and one dedicated user ---------------
 function buildConfig(litellmUrl: string): { yaml: string; config: Config; layout: Layout } {
@@ -121,6 +127,9 @@ export function parseStepTimes(output: string): { step: string; ms: number }[] {
 describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
   let c: Container;
   let litellm: Standin | null = null;
+  let cloudflare: CloudflareStandin | null = null;
+  /** The install reaches the Cloudflare API stand-in on the host's loopback. */
+  const installEnv = (): Record<string, string> => (cloudflare ? { CLOUDFLARE_BASE_URL: cloudflare.baseURL } : {});
   const masterKey = `sk-e2e-master-${randomBytes(12).toString("hex")}`;
   const figures: Record<string, string> = {};
   let plan: ReturnType<typeof buildConfig>;
@@ -159,6 +168,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
   afterAll(async () => {
     await c?.destroy();
     await litellm?.close();
+    await cloudflare?.stop();
     say("figures:\n" + Object.entries(figures).map(([k, v]) => `  ${k.padEnd(34)} ${v}`).join("\n"));
   });
 
@@ -246,10 +256,18 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     if (SECRETS_BACKEND === "file") c.writeFile(DEV_SECRETS, stringifyYaml(Object.fromEntries(vault)), 0o600);
     else throw new Error("WIREBOT_E2E_SECRETS=bitwarden: start the Secrets Manager stand-in here, seed it with `vault`, and give the container its access token");
     c.writeFile(CONFIG_IN_CONTAINER, plan.yaml, 0o600);
-    if (CLOUDFLARED) c.copyIn(CLOUDFLARED, "/usr/local/bin/cloudflared", 0o755);
+    if (CLOUDFLARED) {
+      c.copyIn(CLOUDFLARED, "/usr/local/bin/cloudflared", 0o755);
+      const t = plan.config.tunnel;
+      cloudflare = await startCloudflareStandin({
+        apiToken: vault.get(plan.config.secrets.map.CLOUDFLARE_API_TOKEN!)!,
+        accounts: [t.accountId!],
+        zones: [{ id: t.zoneId!, name: plan.config.domain }],
+      });
+    }
 
     const t0 = performance.now();
-    const r = await c.execOk(INSTALL, { timeoutMs: 20 * 60_000 });
+    const r = await c.execOk(INSTALL, { env: installEnv(), timeoutMs: 20 * 60_000 });
     const wall = performance.now() - t0;
     installed = true;
     figures["install wall time"] = secs(wall);
@@ -362,6 +380,12 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     const pid = (await c.execOk("systemctl show -P MainPID cloudflared-wirebot.service")).stdout.trim();
     const cmdline = (await c.execOk(`tr '\\0' ' ' < /proc/${pid}/cmdline`)).stdout;
     for (const v of vault.values()) expect(cmdline).not.toContain(v);
+    expect(cmdline).toMatch(/--token-file \/run\/credentials\/cloudflared-wirebot\.service\/tunnel-token/);
+    expect((await c.execOk(`stat -c '%a %U' ${PATHS.tunnelToken}`)).stdout.trim()).toBe("600 root");
+    // The API stand-in now holds the tunnel and one proxied CNAME per published host.
+    const tunnelId = cloudflare!.tunnels[0]!.id;
+    const names = cloudflare!.records.filter((r) => r.content === `${tunnelId}.cfargotunnel.com`).map((r) => r.name).sort();
+    expect(names).toEqual(["api.wirebot.example.org", "helm-erin.wirebot.example.org", "helm.wirebot.example.org"]);
   });
 
   step("reboot: /run/wirebot starts empty, secrets are pulled again, everything is active", "installed", async () => {
@@ -389,7 +413,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     const times: number[] = [];
     for (let i = 0; i < 3; i++) {
       const t0 = performance.now();
-      await c.execOk(INSTALL, { timeoutMs: 10 * 60_000 });
+      await c.execOk(INSTALL, { env: installEnv(), timeoutMs: 10 * 60_000 });
       times.push(performance.now() - t0);
     }
     figures["no-op re-install (median of 3)"] = `${secs(median(times))} [${times.map(secs).join(", ")}]`;
@@ -402,7 +426,8 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     await c.execOk(UNINSTALL, { timeoutMs: 5 * 60_000 });
     const loaded = await c.execOk("systemctl list-units --all --plain --no-legend 'wirebot-*' 'clawdbot-gateway*' 'cloudflared-wirebot*'");
     expect(loaded.stdout.trim()).toBe("");
-    const files = await c.execOk("systemctl list-unit-files --plain --no-legend 'wirebot-*' 'clawdbot-gateway*' 'cloudflared-wirebot*'");
+    // list-unit-files exits 1 when nothing matches: that is the expected outcome here.
+    const files = await c.exec("systemctl list-unit-files --plain --no-legend 'wirebot-*' 'clawdbot-gateway*' 'cloudflared-wirebot*'");
     expect(files.stdout.trim()).toBe("");
     const kept = [plan.config.paths.data, ...plan.config.users.map((u) => workspaceDir(plan.config, u.id))];
     await c.execOk(`ls -d ${kept.map(shq).join(" ")}`);
