@@ -3,6 +3,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "./main.ts";
+import { applyCommand } from "./commands/apply.ts";
 import { examplePath, exampleText, removeDir, snapshotTree, tempDir, testContext } from "./testing/harness.ts";
 
 let root: string;
@@ -75,5 +76,17 @@ describe("wirebot CLI", () => {
     expect(r.out).toMatch(/install/);
     expect(r.out).toMatch(/plan/);
     expect(r.out).toMatch(/apply/);
+  });
+
+  it("apply asks after showing the plan; a no writes nothing", async () => {
+    const before = snapshotTree(root);
+    const ctx = testContext(root);
+    let asked = 0;
+    const code = await applyCommand(ctx, { config: examplePath("one-user"), confirm: async () => (asked++, false) });
+    expect(code).toBe(0);
+    expect(asked).toBe(1);
+    expect(ctx.io.stderr.join("\n")).toMatch(/^Plan: \d+ to create/m);
+    expect(ctx.io.stderr.join("\n")).toContain("Cancelled; nothing was changed.");
+    expect(snapshotTree(root)).toEqual(before);
   });
 });

@@ -93,9 +93,12 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(rootOption())
     .option("-y, --yes", "do not ask for confirmation")
     .option("--no-start", "write files but do not start or restart services")
-    .action(async (o: { config?: string; root?: string; yes?: boolean; start: boolean }) =>
-      run(() => applyCommand(ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), yes: Boolean(o.yes), start: o.start }))(),
-    );
+    .action(async (o: { config?: string; root?: string; yes?: boolean; start: boolean }) => {
+      // On a terminal, apply asks before changing anything; --yes (or no terminal: timers, scripts) does not.
+      const prompter = !o.yes && io.tty ? (deps.install?.prompter ?? (await createInquirerPrompter())) : null;
+      const confirm = prompter ? () => prompter.confirm("Apply these changes?", true) : undefined;
+      await run(() => applyCommand(ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), yes: Boolean(o.yes), start: o.start, ...(confirm ? { confirm } : {}) }))();
+    });
 
   program
     .command("status")

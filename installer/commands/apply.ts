@@ -14,10 +14,12 @@ export interface ApplyOptions {
   yes?: boolean;
   start?: boolean;
   verifyTimeoutMs?: number;
+  /** asked after the plan is shown, when changes are pending; false cancels with nothing written */
+  confirm?: () => Promise<boolean>;
 }
 
 /** The shared core of apply and install: plan, print, write, start, verify. */
-export async function converge(ctx: CommandContext, config: Config, text: string, opts: ApplyOptions): Promise<{ result: ApplyResult | null; changed: boolean }> {
+export async function converge(ctx: CommandContext, config: Config, text: string, opts: ApplyOptions): Promise<{ result: ApplyResult | null; changed: boolean; cancelled?: boolean }> {
   const p = await plan(ctx.host, await buildDesired(ctx, config, text));
   ctx.io.err(formatPlan(p));
   if (isEmptyPlan(p)) {
@@ -26,6 +28,10 @@ export async function converge(ctx: CommandContext, config: Config, text: string
       await applyPlan(ctx.host, p, { io: ctx.io, live: true, start: true, hooks: liveHooks(ctx, config), verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }) });
     }
     return { result: null, changed: false };
+  }
+  if (opts.confirm && !(await opts.confirm())) {
+    ctx.io.err("Cancelled; nothing was changed.");
+    return { result: null, changed: false, cancelled: true };
   }
   const live = isLive(ctx);
   if (!live) ctx.io.err(`• rendering into ${ctx.host.root}: files only, no services are started`);
@@ -41,7 +47,8 @@ export async function converge(ctx: CommandContext, config: Config, text: string
 
 export async function applyCommand(ctx: CommandContext, opts: ApplyOptions): Promise<number> {
   const { config, text } = await loadConfig(ctx, opts.config);
-  const { result, changed } = await converge(ctx, config, text, opts);
+  const { result, changed, cancelled } = await converge(ctx, config, text, opts);
+  if (cancelled) return EXIT.ok;
   ctx.io.out(changed ? `Applied: ${result?.written ?? 0} file(s) written${result?.restarted.length ? `, restarted ${result.restarted.join(", ")}` : ""}.` : "Nothing to do.");
   return EXIT.ok;
 }
