@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { sha256, type StoredRow } from "./store.ts";
 
-export const SAMPLE_PATH = fileURLToPath(new URL("../../../shared/reference/litellm-spendlogs-sample.json", import.meta.url));
+// A copy of shared/reference/litellm-spendlogs-sample.json (invented values), so a clone tests on its own.
+export const SAMPLE_PATH = fileURLToPath(new URL("./fixtures/spendlogs-sample.json", import.meta.url));
 
 /** The keys behind the sample file (litellm.md §12); invented values. */
 export const SAMPLE_AGENTS = [
