@@ -17,6 +17,7 @@ import { ensureRootfs } from "./rootfs.ts";
 // The project's LiteLLM stand-in (reference/litellm.md, quirks included); loopback here is the container's too.
 import { startStandin as startLitellm, type Standin } from "../litellm-standin/server.ts";
 import { startCloudflareStandin, type CloudflareStandin } from "../cloudflare-standin/server.ts";
+import { startStandin as startBitwarden, type Standin as BitwardenStandin } from "../bitwarden-standin/server.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const say = (s: string) => process.stderr.write(`[e2e] ${s}\n`);
@@ -33,8 +34,12 @@ const INSTALL = `wirebot install --config ${CONFIG_IN_CONTAINER} --yes`;
 const PLAN_EMPTY = `wirebot plan --config ${PATHS.configFile} --exit-code`;
 const UNINSTALL = "wirebot uninstall --yes";
 const PURGE = "wirebot uninstall --purge --yes";
-/** `file` (a vault-name → value YAML at DEV_SECRETS) or `bitwarden` (needs the SM stand-in wired in, see startSecrets). */
-const SECRETS_BACKEND = (process.env.WIREBOT_E2E_SECRETS ?? "file") as "file" | "bitwarden";
+/**
+ * `bitwarden` (the default, as in production: the real SDK in the container talks to the Secrets Manager
+ * stand-in on the host's loopback, the access token is stored with systemd-creds) or `file` (a vault-name →
+ * value YAML at DEV_SECRETS).
+ */
+const SECRETS_BACKEND = (process.env.WIREBOT_E2E_SECRETS ?? "bitwarden") as "file" | "bitwarden";
 /**
  * A stand-in cloudflared binary (cloudflared itself cannot be downloaded on this machine): by default
  * test/e2e/cloudflared-standin.py, which checks its config and token file and reports ready to systemd.
@@ -75,12 +80,13 @@ if (!CLOUDFLARED) say("SKIPPING the tunnel: WIREBOT_E2E_CLOUDFLARED is empty (cl
 else say(`the tunnel runs a STAND-IN cloudflared (${CLOUDFLARED}): cloudflared cannot be downloaded here; the Cloudflare API is the local stand-in`);
 
 // ---- The desired state the test installs: two shared users and one dedicated user ---------------
-function buildConfig(litellmUrl: string): { yaml: string; config: Config; layout: Layout } {
+function buildConfig(litellmUrl: string, bitwarden: { organizationId: string; projectId: string; serverUrl: string } | null): { yaml: string; config: Config; layout: Layout } {
   const raw = parseYaml(readFileSync(join(REPO, "examples/mixed.yaml"), "utf8")) as Record<string, any>;
   raw.gateway = { port: PORTS.gateway, dedicatedPortBase: PORTS.dedicatedBase };
   raw.metering = { ...raw.metering, api: { port: PORTS.reconcile } };
   raw.litellm = { ...raw.litellm, baseUrl: litellmUrl };
   if (SECRETS_BACKEND === "file") raw.secrets = { backend: "file", file: { path: DEV_SECRETS }, map: raw.secrets.map };
+  else raw.secrets = { backend: "bitwarden", bitwarden, map: raw.secrets.map };
   raw.tunnel = { ...raw.tunnel, enabled: Boolean(CLOUDFLARED) };
   const config = ConfigSchema.parse(raw);
   const users = config.users.map((u) => u.mode ?? config.mode);
@@ -128,6 +134,9 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
   let c: Container;
   let litellm: Standin | null = null;
   let cloudflare: CloudflareStandin | null = null;
+  let bitwarden: BitwardenStandin | null = null;
+  /** The machine account's access token: given to the first install only, which stores it with systemd-creds. */
+  let bwsToken: string | null = null;
   /** The install reaches the Cloudflare API stand-in on the host's loopback. */
   const installEnv = (): Record<string, string> => (cloudflare ? { CLOUDFLARE_BASE_URL: cloudflare.baseURL } : {});
   const masterKey = `sk-e2e-master-${randomBytes(12).toString("hex")}`;
@@ -169,6 +178,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     await c?.destroy();
     await litellm?.close();
     await cloudflare?.stop();
+    await bitwarden?.close();
     say("figures:\n" + Object.entries(figures).map(([k, v]) => `  ${k.padEnd(34)} ${v}`).join("\n"));
   });
 
@@ -249,12 +259,15 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
 
   step("installs on / with two shared users and one dedicated user", "packed", async () => {
     litellm = await startLitellm({ masterKey });
-    plan = buildConfig(litellm.url);
+    if (SECRETS_BACKEND === "bitwarden") bitwarden = await startBitwarden();
+    plan = buildConfig(litellm.url, bitwarden ? { organizationId: bitwarden.organizationId, projectId: bitwarden.projectId, serverUrl: bitwarden.url } : null);
     for (const name of Object.values(plan.config.secrets.map)) vault.set(name, `e2e-${randomBytes(16).toString("hex")}`);
     const masterName = plan.config.secrets.map.LITELLM_MASTER_KEY;
     if (masterName) vault.set(masterName, masterKey);
-    if (SECRETS_BACKEND === "file") c.writeFile(DEV_SECRETS, stringifyYaml(Object.fromEntries(vault)), 0o600);
-    else throw new Error("WIREBOT_E2E_SECRETS=bitwarden: start the Secrets Manager stand-in here, seed it with `vault`, and give the container its access token");
+    if (bitwarden) {
+      for (const [name, value] of vault) bitwarden.addSecret(name, value);
+      bwsToken = bitwarden.addMachineAccount().text;
+    } else c.writeFile(DEV_SECRETS, stringifyYaml(Object.fromEntries(vault)), 0o600);
     c.writeFile(CONFIG_IN_CONTAINER, plan.yaml, 0o600);
     if (CLOUDFLARED) {
       c.copyIn(CLOUDFLARED, "/usr/local/bin/cloudflared", 0o755);
@@ -267,10 +280,20 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     }
 
     const t0 = performance.now();
-    const r = await c.execOk(INSTALL, { env: installEnv(), timeoutMs: 20 * 60_000 });
+    // As a sysadmin would (`read -rs`): the access token arrives on stdin, never on a command line, and
+    // install seals it with systemd-creds.
+    const cmd = bwsToken ? `IFS= read -r BWS_ACCESS_TOKEN && export BWS_ACCESS_TOKEN && ${INSTALL}` : INSTALL;
+    const r = await c.execOk(cmd, { env: installEnv(), ...(bwsToken ? { input: `${bwsToken}\n` } : {}), timeoutMs: 20 * 60_000 });
     const wall = performance.now() - t0;
     installed = true;
     figures["install wall time"] = secs(wall);
+    if (bitwarden) {
+      // The pull ran the real SDK against the stand-in: what wirebot generated now lives in the vault.
+      expect(bitwarden.plainSecrets().map((x) => x.key)).toEqual(expect.arrayContaining(["wirebot/gateway-token", "wirebot/litellm-key/alice", "wirebot/gateway-token/erin"]));
+      const stored = (await c.exec(`ls ${PATHS.credstore}`)).stdout.trim();
+      say(`bootstrap token stored as: ${stored}`);
+      expect(stored).toMatch(/^bws-access-token(\.cred)?$/);
+    }
     const steps = parseStepTimes(`${r.stdout}\n${r.stderr}`);
     if (steps.length) say("install by step:\n" + steps.map((s) => `  ${s.step.padEnd(40)} ${secs(s.ms)}`).join("\n") + `\n  ${"total (wall)".padEnd(40)} ${secs(wall)}`);
     else say(`install took ${secs(wall)}; its output had no per-step times to split it by`);
@@ -342,7 +365,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) expect(f).toMatch(/^600 root /);
     // Generated secrets (gateway token, virtual keys) are only known from the env files, so take both.
-    const values = [...new Set([...vault.values(), ...(await secretValuesInRun())])];
+    const values = [...new Set([...vault.values(), ...(await secretValuesInRun()), ...(bwsToken ? [bwsToken] : [])])];
     expect(values.length).toBeGreaterThan(vault.size - 1);
     c.writeFile("/root/e2e-secret-patterns", values.join("\n") + "\n", 0o600);
     const leak = await c.exec("grep -rlF -f /root/e2e-secret-patterns /etc /data /opt /var 2>/dev/null");
