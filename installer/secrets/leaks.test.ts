@@ -12,9 +12,9 @@ import { createNodeHost } from "../host/node-host.ts";
 import { captureIo } from "../io.ts";
 import { createLogger } from "../log.ts";
 import { startStandin, type Standin } from "../../test/bitwarden-standin/server.ts";
-import { captureLog, diskRoot, FAST_RETRY, KNOWN, testConfig, tmpfsRoot } from "../../test/bitwarden-standin/fixtures.ts";
+import { captureLog, CRED_DIR, diskRoot, FAST_RETRY, KNOWN, seedToken, testConfig, tmpfsRoot } from "../../test/bitwarden-standin/fixtures.ts";
+import { tokenParts } from "./backend.ts";
 
-const CRED_DIR = "/run/credentials/wirebot-secrets.service";
 
 /** Everything a run could leak through, gathered as text. */
 interface Observed {
@@ -71,10 +71,8 @@ describe("bitwarden and file backends", () => {
     for (const [k, v] of Object.entries(KNOWN)) s.addSecret(k, v);
     token = s.addMachineAccount().text;
     ({ root, cleanup } = await tmpfsRoot());
-    await mkdir(path.join(root, CRED_DIR), { recursive: true });
-    await writeFile(path.join(root, CRED_DIR, "bws-access-token"), token);
-    const m = /^0\.[^.]+\.([^:]+):(.+)$/.exec(token)!;
-    secrets = [...Object.values(KNOWN), token, m[1]!, m[2]!];
+    await seedToken(root, token);
+    secrets = [...Object.values(KNOWN), ...tokenParts(token)];
   });
   afterEach(async () => {
     await s.close();

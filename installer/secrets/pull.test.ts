@@ -11,14 +11,8 @@ import { parseEnvFile } from "./env-file.ts";
 import { pickPerKey } from "./bitwarden.ts";
 import { PULL_STATUS_PATH, readPullStatus } from "./pull.ts";
 import { startStandin, type Standin } from "../../test/bitwarden-standin/server.ts";
-import { captureLog, diskRoot, FAST_RETRY, GENERATED_NAMES, KNOWN, testConfig, tmpfsRoot } from "../../test/bitwarden-standin/fixtures.ts";
+import { captureLog, CRED_DIR, diskRoot, FAST_RETRY, GENERATED_NAMES, KNOWN, seedToken, testConfig, tmpfsRoot } from "../../test/bitwarden-standin/fixtures.ts";
 
-const CRED_DIR = "/run/credentials/wirebot-secrets.service";
-
-async function seedToken(root: string, token: string): Promise<void> {
-  await mkdir(path.join(root, CRED_DIR), { recursive: true });
-  await writeFile(path.join(root, CRED_DIR, "bws-access-token"), token + "\n", { mode: 0o400 });
-}
 
 const readEnv = async (root: string, p: string) => parseEnvFile(await readFile(path.join(root, p), "utf8"));
 const exists = async (root: string, p: string) => (await stat(path.join(root, p)).catch(() => null)) !== null;

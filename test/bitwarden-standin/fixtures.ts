@@ -1,5 +1,5 @@
 /** Shared test fixtures for the secrets tests: a config with shared + dedicated users, known vault values, tmpfs roots. */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseConfig } from "../../installer/config/load.ts";
@@ -85,3 +85,12 @@ export function captureLog(): { lines: string[]; destination: { write(s: string)
 }
 
 export const FAST_RETRY = { attempts: 3, baseMs: 1, maxMs: 2 };
+
+/** Where systemd hands wirebot-secrets.service its credentials (LoadCredential*=), joined onto a test root. */
+export const CRED_DIR = "/run/credentials/wirebot-secrets.service";
+
+/** Puts the access token where the unit would find it: $CREDENTIALS_DIRECTORY/bws-access-token. */
+export async function seedToken(root: string, token: string): Promise<void> {
+  await mkdir(path.join(root, CRED_DIR), { recursive: true });
+  await writeFile(path.join(root, CRED_DIR, "bws-access-token"), token + "\n", { mode: 0o600 });
+}
