@@ -41,11 +41,26 @@ afterAll(async () => {
 /** Every file under dir whose bytes contain needle (the state dir is small in a fresh test). */
 function filesContaining(dir: string, needle: string): string[] {
   const out: string[] = [];
+  // The running gateway stages and renames files (cache/control-ui-assets/.staging-*) while we look.
+  const gone = (e: unknown) => (e as NodeJS.ErrnoException).code === "ENOENT";
   const walk = (d: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch (e) {
+      if (gone(e)) return;
+      throw e;
+    }
+    for (const e of entries) {
       const p = path.join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.isFile() && statSync(p).size < 20_000_000 && readFileSync(p).includes(needle)) out.push(p);
+      else if (e.isFile()) {
+        try {
+          if (statSync(p).size < 20_000_000 && readFileSync(p).includes(needle)) out.push(p);
+        } catch (err) {
+          if (!gone(err)) throw err;
+        }
+      }
     }
   };
   walk(dir);
