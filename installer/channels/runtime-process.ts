@@ -1,6 +1,4 @@
 /** Runs the runtime's CLI for a gateway as that gateway's service user, with its environment: streamed (login) or whole (status). */
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import type { GatewayLayout, Layout } from "../config/layout.ts";
 import { preflightError } from "../errors.ts";
 import type { ExecResult, Host } from "../host/host.ts";
@@ -50,45 +48,9 @@ export function runRuntimeCli(host: Host, c: RuntimeCommand, args: string[], tim
   return host.exec(a.cmd, a.args, { env: c.env, cwd: c.cwd, timeoutMs });
 }
 
-/**
- * `openclaw channels login --channel whatsapp --account <id>` with its output streamed line by line into
- * login events. The Host port's exec only returns at exit, so this is the one place that spawns directly.
- */
-export function spawnWhatsAppLogin(c: RuntimeCommand, account: string): LoginFlow {
+/** `openclaw channels login --channel whatsapp --account <id>`, its output streamed line by line into login events. */
+export function spawnWhatsAppLogin(host: Host, c: RuntimeCommand, account: string): LoginFlow {
   const a = argv(c, ["channels", "login", "--channel", "whatsapp", "--account", account]);
-  const child = spawn(a.cmd, a.args, { env: c.env, cwd: c.cwd, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  const lines = (async function* () {
-    const out = createInterface({ input: child.stdout!, crlfDelay: Infinity });
-    const err = createInterface({ input: child.stderr!, crlfDelay: Infinity });
-    const queue: string[] = [];
-    let open = 2;
-    let wake: (() => void) | null = null;
-    const push = (l: string) => {
-      queue.push(l);
-      wake?.();
-    };
-    const close = () => {
-      open--;
-      wake?.();
-    };
-    out.on("line", push).on("close", close);
-    err.on("line", push).on("close", close);
-    for (;;) {
-      if (queue.length > 0) yield queue.shift()!;
-      else if (open === 0) return;
-      else await new Promise<void>((r) => (wake = r));
-      wake = null;
-    }
-  })();
-  return {
-    events: parseCliLoginOutput(lines),
-    stop: () => {
-      if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        /* already gone */
-      }
-    },
-  };
+  const proc = host.execLines(a.cmd, a.args, { env: c.env, cwd: c.cwd });
+  return { events: parseCliLoginOutput(proc.lines), stop: proc.stop };
 }

@@ -1,6 +1,7 @@
 /** Half-block drawing, reading the runtime's QR output, and the redraw/timeout/failure logic with a scripted flow. */
 import { describe, expect, test } from "vitest";
 import { matrixFromRows, parseQrHalfBlocks, qrDrawSize, renderQrHalfBlocks, type QrMatrix } from "./qr-terminal.ts";
+import { runtimeCompact } from "../testing/runtime-qr.ts";
 import { explainLoginFailure, parseCliLoginOutput, parseLoginStatus, parseRuntimeQr, runWhatsAppLogin, type LoginEvent, type LoginFlow, type LoginScreen } from "./whatsapp-login.ts";
 
 /** A deterministic 25×25 pattern with finder-like corners: enough to prove lossless drawing. */
@@ -9,22 +10,6 @@ function pattern(size = 25, seed = 7): QrMatrix {
   return matrixFromRows(rows);
 }
 const toRows = (m: QrMatrix) => Array.from({ length: m.size }, (_, y) => Array.from({ length: m.size }, (_, x) => m.dark(x, y)));
-
-/** The runtime's compact renderer (openclaw dist/qr-terminal-*.mjs), reproduced to feed the parser its exact output. */
-function runtimeCompact(m: QrMatrix): string[] {
-  const read = (x: number, y: number) => x >= 0 && y >= 0 && x < m.size && y < m.size && m.dark(x, y);
-  const lines: string[] = [];
-  for (let y = -1; y < m.size + 1; y += 2) {
-    let line = "\x1b[47m\x1b[30m";
-    for (let x = -1; x < m.size + 1; x++) {
-      const t = read(x, y);
-      const b = read(x, y + 1);
-      line += t && b ? "█" : t ? "▀" : b ? "▄" : " ";
-    }
-    lines.push(`${line}\x1b[0m`);
-  }
-  return lines;
-}
 
 describe("half-block drawing", () => {
   test("two module rows per line, a light quiet zone, only ▀▄█ and space", () => {

