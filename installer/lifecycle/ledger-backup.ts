@@ -1,17 +1,9 @@
-/** A consistent copy of the ledger while the reconcile daemon writes to it: SQLite's online backup API. */
-import Database from "better-sqlite3";
+/** A consistent copy of the ledger while the reconcile daemon writes to it, for `wirebot backup`. */
 import type { Host } from "../host/host.ts";
+import { backupLedgerDb } from "../meter/db.ts";
 
 /** Copies `src` to `dest` (appliance paths on the same host) page by page under SQLite's locking. */
 export type LedgerBackup = (host: Host, src: string, dest: string) => Promise<void>;
 
-export const sqliteOnlineBackup: LedgerBackup = async (host, src, dest) => {
-  // better-sqlite3 needs real paths; the host only maps them, every other effect stays behind the port.
-  const db = new Database(host.resolve(src), { fileMustExist: true });
-  try {
-    db.pragma("busy_timeout = 5000");
-    await db.backup(host.resolve(dest));
-  } finally {
-    db.close();
-  }
-};
+// better-sqlite3 needs real paths; the host maps them, and meter/db.ts stays the one place that opens the ledger.
+export const sqliteOnlineBackup: LedgerBackup = (host, src, dest) => backupLedgerDb(host.resolve(src), host.resolve(dest));

@@ -102,3 +102,23 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS, l
   }
   return current;
 }
+
+/**
+ * Copies the ledger at `src` to `dest` with SQLite's online backup API: page by page under SQLite's own
+ * locking, so the copy is consistent while the reconcile daemon keeps writing (a file copy of a WAL
+ * database is not).
+ */
+export async function backupLedgerDb(src: string, dest: string): Promise<void> {
+  let db: Db;
+  try {
+    db = new Database(src, { fileMustExist: true });
+  } catch (cause) {
+    throw new WirebotError("cantWrite", "ledger.backup-open", `cannot open the ledger at ${src} for a backup: ${(cause as Error).message}`, { cause, hint: "check that the file exists and is readable by root" });
+  }
+  try {
+    db.pragma("busy_timeout = 5000");
+    await db.backup(dest);
+  } finally {
+    db.close();
+  }
+}
