@@ -221,8 +221,11 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .command("login <channel>")
     .description("link a WhatsApp account: draws the QR code in this terminal until linked")
     .requiredOption("--user <id>", "the user whose gateway links the account")
+    .option("--light-terminal", "the terminal has a light background: draw the code's dark modules instead of its light ones")
     .addOption(configOption())
-    .action(async (channel: string, o: { user: string; config?: string }) => run(() => channelsLoginCommand(ctxFor(), { channel, user: o.user, ...(o.config ? { config: o.config } : {}) }))());
+    .action(async (channel: string, o: { user: string; config?: string; lightTerminal?: boolean }) =>
+      run(() => channelsLoginCommand(ctxFor(), { channel, user: o.user, lightTerminal: Boolean(o.lightTerminal), ...(o.config ? { config: o.config } : {}) }))(),
+    );
   channels
     .command("status")
     .description("per user and channel: configured, linked, connected, last error")

@@ -8,7 +8,7 @@ import { createNodeHost } from "../host/node-host.ts";
 import type { ExecOptions } from "../host/host.ts";
 import { exampleText, removeDir, tempDir, testContext } from "../testing/harness.ts";
 import { runtimeCompact } from "../testing/runtime-qr.ts";
-import { matrixFromRows } from "../channels/qr-terminal.ts";
+import { matrixFromRows, parseQrHalfBlocks } from "../channels/qr-terminal.ts";
 import type { RuntimeCommand } from "../channels/runtime-process.ts";
 import type { LoginEvent, LoginFlow, LoginScreen } from "../channels/whatsapp-login.ts";
 import { parseChannelsStatus } from "../channels/channels-status.ts";
@@ -99,6 +99,24 @@ describe("channels login whatsapp", () => {
     expect(spawned[0]!.args.join(" ")).not.toContain("test-gateway-token-value");
     expect(s.lines.filter((l) => /^[▀▄█ ]+$/.test(l))).toHaveLength(13);
     expect(stops).toBeGreaterThanOrEqual(1);
+  });
+
+  test("--light-terminal draws the dark modules, so the code is not inverted on a light background", async () => {
+    const drawn = async (lightTerminal: boolean) => {
+      const s = screen();
+      await channelsLoginCommand(testContext(root), { channel: "whatsapp", user: "carol", lightTerminal }, {
+        screen: s,
+        startLogin: () => flowOf([{ kind: "qr", matrix: qr }, { kind: "linked", message: "Linked!" }]),
+      });
+      return s.lines.filter((l) => /^[▀▄█ ]+$/.test(l));
+    };
+    const modules = (lines: string[], scheme: "light-on-dark" | "dark-on-light") => parseQrHalfBlocks(lines, { scheme }).slice(2, 23).map((r) => r.slice(2, 23));
+    const want = Array.from({ length: 21 }, (_, y) => Array.from({ length: 21 }, (_, x) => qr.dark(x, y)));
+    const light = await drawn(true);
+    const dark = await drawn(false);
+    expect(modules(light, "dark-on-light")).toEqual(want);
+    expect(modules(dark, "light-on-dark")).toEqual(want);
+    expect(light).not.toEqual(dark);
   });
 
   test.each([

@@ -20,13 +20,14 @@ export interface ChannelsDeps {
   screen?: LoginScreen;
   timeoutMs?: number;
   refreshMs?: number;
-  scheme?: "light-on-dark" | "dark-on-light";
 }
 
 export interface ChannelsLoginArgs {
   channel: string;
   user: string;
   config?: string;
+  /** the terminal draws dark text on a light background: draw dark modules, not light ones */
+  lightTerminal?: boolean;
 }
 
 /** Which gateway serves a user (shared or the user's dedicated one). */
@@ -68,7 +69,7 @@ export async function channelsLoginCommand(ctx: CommandContext, args: ChannelsLo
     label: `${user.id} (${g.kind === "shared" ? "shared gateway" : "dedicated gateway"}, account ${WHATSAPP_ACCOUNT})`,
     ...(deps.timeoutMs !== undefined ? { timeoutMs: deps.timeoutMs } : {}),
     ...(deps.refreshMs !== undefined ? { refreshMs: deps.refreshMs } : {}),
-    ...(deps.scheme ? { scheme: deps.scheme } : {}),
+    ...(args.lightTerminal ? { scheme: "dark-on-light" as const } : {}),
   });
   if (r.outcome === "linked") {
     ctx.io.out(`linked: ${r.message}`);
