@@ -49,6 +49,8 @@ describe("wirebot user", () => {
     expect(snapshotTree(root)["etc/systemd/system/multi-user.target.wants/clawdbot-gateway@gina.service"]).toBe("777 link /etc/systemd/system/clawdbot-gateway@.service");
     const sc = rec.systemctl();
     expect(sc.filter((c) => /^(restart|stop) /.test(c)).some((c) => c.includes("erin") || c.includes("clawdbot-gateway.service"))).toBe(false);
+    // Restarting the secrets unit would restart every gateway through PartOf=: its file must not depend on the user list.
+    expect(sc.filter((c) => /^(restart|stop) /.test(c)).some((c) => c.includes("wirebot-secrets.service"))).toBe(false);
     expect(sc.some((c) => c.startsWith("start ") && c.includes("clawdbot-gateway@gina.service"))).toBe(true);
     expect(ctx.io.stdout.join("\n")).toContain("Pair WhatsApp");
   });

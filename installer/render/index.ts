@@ -92,7 +92,7 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
   r.push({ kind: "dir", path: PATHS.ledgerDir, mode: 0o700, owner: own(SERVICE_USER), notify: [] });
 
   // Units.
-  r.push(unitFile(SECRETS_UNIT, renderSecretsUnit(c, secrets, ctx.wirebot, t, ctx.encryptedCredential), [SECRETS_UNIT]));
+  r.push(unitFile(SECRETS_UNIT, renderSecretsUnit(c, ctx.wirebot, t, ctx.encryptedCredential), [SECRETS_UNIT]));
   r.push(enableLink(SECRETS_UNIT));
   const shared = renderSharedGatewayUnit(c, l, t);
   if (shared && l.shared) {

@@ -13,7 +13,7 @@ let root: string;
 
 /** The executables the units name must exist under the root for verify to pass. */
 function seedExecutables(dir: string, nodeBin: string) {
-  for (const bin of [nodeBin, WIREBOT_CMD.node, "/usr/bin/cloudflared", "/bin/rm"]) {
+  for (const bin of [nodeBin, WIREBOT_CMD.node, "/usr/bin/cloudflared", "/bin/sh"]) {
     mkdirSync(path.join(dir, path.dirname(bin)), { recursive: true });
     writeFileSync(path.join(dir, bin), "#!/bin/sh\nexit 0\n");
     chmodSync(path.join(dir, bin), 0o755);

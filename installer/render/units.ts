@@ -1,7 +1,6 @@
 /** Renders the systemd units, drop-ins, sysusers.d and tmpfiles.d snippets from units/ and templates/. Pure. */
 import { dedicatedServiceUser, PATHS, SERVICE_USER, workspaceDir, type Layout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
-import type { SecretPlan } from "../config/secret-plan.ts";
 import type { Templates } from "../assets.ts";
 import { BWS_CRED_ENCRYPTED, BWS_CRED_PLAIN, BWS_CREDENTIAL } from "../secrets/bootstrap-token.ts";
 import { renderPolicy } from "./unit-policy.ts";
@@ -27,8 +26,8 @@ function tmpl(t: Templates, name: string): string {
 
 const blocks = { blocks: ["hardening", "credential", "lines"] };
 
-export function renderSecretsUnit(c: Config, secrets: SecretPlan, cmd: WirebotCommand, t: Templates, encryptedCredential: boolean): string {
-  const files = [...secrets.envFiles.map((f) => f.path), ...(secrets.tunnelToken ? [secrets.tunnelToken.path] : [])];
+export function renderSecretsUnit(c: Config, cmd: WirebotCommand, t: Templates, encryptedCredential: boolean): string {
+  const staleFiles = [`${PATHS.runDir}/*.env`, `${PATHS.runUsersDir}/*.env`, PATHS.tunnelToken];
   const credential = encryptedCredential ? `LoadCredentialEncrypted=${BWS_CREDENTIAL}:${BWS_CRED_ENCRYPTED}` : `LoadCredential=${BWS_CREDENTIAL}:${BWS_CRED_PLAIN}`;
   // The file backend writes generated secrets back into its vault file.
   const writePaths = [PATHS.runDir, ...(c.secrets.backend === "file" && c.secrets.file ? [c.secrets.file.path.replace(/\/[^/]+$/, "") || "/"] : [])];
@@ -39,7 +38,7 @@ export function renderSecretsUnit(c: Config, secrets: SecretPlan, cmd: WirebotCo
       header: MANAGED_HEADER,
       wirebotNode: cmd.node,
       wirebotEntry: cmd.entry,
-      envFiles: files.join(" "),
+      staleFiles: staleFiles.join(" "),
       credential: c.secrets.backend === "bitwarden" ? credential : `# backend '${c.secrets.backend}': no bootstrap credential`,
       writePaths: writePaths.join(" "),
       hardening: renderPolicy("secretsOneshot"),
