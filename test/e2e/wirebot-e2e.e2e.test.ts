@@ -445,6 +445,47 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     expect(p.code, `plan after install:\n${p.stdout}${p.stderr}`).toBe(0);
   });
 
+  /** InvocationID per unit: it changes exactly when systemd (re)starts the unit. */
+  async function invocations(list: string[]): Promise<Map<string, string>> {
+    const r = await c.execOk(`for u in ${list.join(" ")}; do echo "$u $(systemctl show -P InvocationID $u)"; done`);
+    return new Map(r.stdout.trim().split("\n").map((l) => l.split(" ") as [string, string]));
+  }
+
+  step("stopping the secrets unit removes every pulled secret and stops its dependents; starting brings all back", "installed", async () => {
+    const t0 = performance.now();
+    await c.execOk("systemctl stop wirebot-secrets.service", { timeoutMs: 5 * 60_000 });
+    figures["stop the secrets unit and its dependents"] = secs(performance.now() - t0);
+    // How each unit went down: a unit that ignores SIGTERM shows here as a stop-sigterm timeout.
+    const how = await c.exec(`journalctl --no-pager -o short-monotonic -n 400 ${units().map((u) => `-u ${u}`).join(" ")} | grep -E 'Stopping|Stopped|Deactivated|timed out|Killing|SIGTERM|signal' | tail -n 30`);
+    console.log(`[e2e] stop sequence:\n${how.stdout}`);
+    const left = (await c.execOk(`find ${PATHS.runDir} -type f \\( -name '*.env' -o -name cloudflared.token \\)`)).stdout.trim();
+    expect(left, "secret files left after stop").toBe("");
+    const r = await c.exec(`systemctl is-active ${longRunning().join(" ")}`);
+    for (const state of r.stdout.trim().split("\n")) expect(state).not.toBe("active");
+    await c.execOk(`systemctl start ${units().join(" ")}`, { timeoutMs: 5 * 60_000 });
+    for (let i = 0; i < 60 && (await c.exec(`systemctl is-active ${units().join(" ")}`)).code !== 0; i++) await sleep(1000);
+    await expectAllActive();
+    await health(plan.layout.shared!.port);
+  });
+
+  step("user add --mode dedicated: the new gateway starts healthy; the secrets unit and the other gateways keep running", "installed", async () => {
+    const keep = ["wirebot-secrets.service", ...plan.layout.gateways.map((g) => g.unit)];
+    const before = await invocations(keep);
+    const t0 = performance.now();
+    await c.execOk("wirebot user add gina --mode dedicated --name Gina", { env: installEnv(), timeoutMs: 10 * 60_000 });
+    figures["user add (dedicated)"] = secs(performance.now() - t0);
+    expect(await invocations(keep)).toEqual(before);
+    expect((await c.exec("systemctl is-active clawdbot-gateway@gina.service")).stdout.trim()).toBe("active");
+    expect(await mainUser("clawdbot-gateway@gina.service")).toBe("wb-gina");
+    // The port comes from the container's own wirebot.yaml, as the command left it.
+    const after = ConfigSchema.parse(parseYaml((await c.execOk(`cat ${PATHS.configFile}`)).stdout));
+    const gina = resolveLayout(after).gateways.find((g) => g.unit === "clawdbot-gateway@gina.service");
+    expect(gina, "gina has a dedicated gateway in the layout").toBeDefined();
+    expect(await health(gina!.port)).toBeTypeOf("object");
+    const env = (await c.execOk(`stat -c '%a %U' ${PATHS.runUsersDir}/gina.env`)).stdout.trim();
+    expect(env).toBe("600 root");
+  });
+
   step("uninstall: no Wirebot unit remains, data is kept", "installed", async () => {
     await c.execOk(UNINSTALL, { timeoutMs: 5 * 60_000 });
     const loaded = await c.execOk("systemctl list-units --all --plain --no-legend 'wirebot-*' 'clawdbot-gateway*' 'cloudflared-wirebot*'");
