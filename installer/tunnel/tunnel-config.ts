@@ -14,12 +14,12 @@ import { TUNNEL_UNIT } from "../render/units.ts";
 export const TUNNEL_TOKEN_CREDENTIAL = "tunnel-token";
 export const TUNNEL_CREDENTIALS_CREDENTIAL = "tunnel-credentials";
 /**
- * Where cloudflared finds the credentials JSON: the unit's credentials directory, because the unit
- * runs with DynamicUser= and cannot read root-owned files under /run/wirebot directly.
+ * The `credentials-file:` the rendered config names, in the unit's credentials directory (the unit runs
+ * with DynamicUser= and cannot read root-owned files under /run/wirebot). Nothing fills it: cloudflared
+ * runs with --token-file and takes the credentials from the token, so the line only gives the file the
+ * shape of a complete locally-managed config.
  */
 export const TUNNEL_CREDENTIALS_FILE = `/run/credentials/${TUNNEL_UNIT}/${TUNNEL_CREDENTIALS_CREDENTIAL}`;
-/** tmpfs source of that credential, written by `wirebot secrets pull` from the tunnel token. */
-export const TUNNEL_CREDENTIALS_SOURCE = "/run/wirebot/cloudflared.json";
 
 // Go duration strings: cloudflared's YAML decoder reads them, the API's JSON uses seconds instead.
 const ORIGIN_DEFAULTS = { connectTimeout: "10s" } as const;

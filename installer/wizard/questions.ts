@@ -28,7 +28,7 @@ export async function runWizard(p: Prompter): Promise<WizardResult> {
       organizationId: await p.input("Bitwarden organization id", { validate: check(UUID_RE, "a UUID") }),
       projectId: await p.input("Bitwarden Secrets Manager project id", { validate: check(UUID_RE, "a UUID") }),
     };
-    const token = await p.password("Bitwarden machine-account access token (not echoed; stored encrypted with systemd-creds)");
+    const token = await p.password("Bitwarden machine-account access token (not echoed; stored with systemd-creds encrypt where available, else as a root-only 0600 file)");
     bwsAccessToken = token.trim() === "" ? null : token.trim();
   } else if (backend === "file") {
     secrets["file"] = { path: await p.input("Development secrets file (YAML: vault name → value)", { default: "/etc/wirebot/dev-secrets.yaml" }) };
