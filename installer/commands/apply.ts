@@ -1,5 +1,7 @@
 /** `wirebot apply`: converge the host to wirebot.yaml (plan, confirm, apply, verify). */
-import { EXIT } from "../errors.ts";
+import { resolveLayout } from "../config/layout.ts";
+import { EXIT, preflightError } from "../errors.ts";
+import { runtimeReady } from "../runtime/provision.ts";
 import { applyPlan, type ApplyResult } from "../engine/apply.ts";
 import { formatPlan } from "../engine/format.ts";
 import { isEmptyPlan, plan } from "../engine/plan.ts";
@@ -20,6 +22,7 @@ export interface ApplyOptions {
 
 /** The shared core of apply and install: plan, print, write, start, verify. */
 export async function converge(ctx: CommandContext, config: Config, text: string, opts: ApplyOptions): Promise<{ result: ApplyResult | null; changed: boolean; cancelled?: boolean }> {
+  if (isLive(ctx) && opts.start !== false) await assertRuntimeReady(ctx, config);
   const p = await plan(ctx.host, await buildDesired(ctx, config, text));
   ctx.io.err(formatPlan(p));
   if (isEmptyPlan(p)) {
@@ -43,6 +46,19 @@ export async function converge(ctx: CommandContext, config: Config, text: string
     verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }),
   });
   return { result, changed: true };
+}
+
+/**
+ * The units point at the runtime wirebot.yaml pins. Apply does not provision one (upgrade does, and checks
+ * the configs with it first), so a missing runtime stops here, before any file changes, instead of as
+ * gateways that never come up and a rollback.
+ */
+export async function assertRuntimeReady(ctx: CommandContext, config: Config): Promise<void> {
+  if (await runtimeReady(ctx.host, config)) return;
+  const r = config.runtime;
+  throw preflightError("apply.runtime-missing", `the runtime ${r.package}@${r.version} (node ${r.node}) is not installed in ${resolveLayout(config).runtimeDir}`, {
+    hint: `run \`wirebot upgrade --runtime-version ${r.version}\`: it installs the runtime, validates every gateway config with it, then applies; nothing was changed`,
+  });
 }
 
 export async function applyCommand(ctx: CommandContext, opts: ApplyOptions): Promise<number> {

@@ -9,6 +9,7 @@ import type { ExecOptions, ExecResult } from "../host/host.ts";
 import { createNodeHost } from "../host/node-host.ts";
 import { captureIo } from "../io.ts";
 import { runtimeTestConfig } from "../../test/support/runtime.ts";
+import { assertRuntimeReady } from "../commands/apply.ts";
 import { npmFailure, provisionRuntime, readRuntimeMarker } from "./provision.ts";
 
 const roots: string[] = [];
@@ -104,4 +105,26 @@ describe("provisionRuntime", () => {
 test("npmFailure keeps at most six npm lines", () => {
   const stderr = Array.from({ length: 20 }, (_, i) => `npm error line ${i} ECONNRESET`).join("\n");
   expect(npmFailure({ code: 1, stdout: "", stderr }, "openclaw@1", "runtime.version").issues).toHaveLength(6);
+});
+
+describe("apply's runtime check", () => {
+  test("refuses (69, apply.runtime-missing, pointing at upgrade) until the pinned runtime is whole, then passes", async () => {
+    const { host, root } = scriptedHost();
+    const ctx = { host, local: host, io: captureIo(), env: {} } as unknown as Parameters<typeof assertRuntimeReady>[0];
+    const err = (await assertRuntimeReady(ctx, config).catch((e: unknown) => e)) as WirebotError;
+    expect(err).toBeInstanceOf(WirebotError);
+    expect(err.code).toBe("apply.runtime-missing");
+    expect(err.exitCode).toBe(69);
+    expect(err.hint).toContain("wirebot upgrade --runtime-version 2026.9.6");
+
+    await provisionRuntime(host, config, captureIo());
+    await expect(assertRuntimeReady(ctx, config)).resolves.toBeUndefined();
+
+    // A marker beside a deleted entry point is not a runtime.
+    rmSync(path.join(root, layout.runtimeDir, "node_modules/openclaw/openclaw.mjs"));
+    await expect(assertRuntimeReady(ctx, config)).rejects.toMatchObject({ code: "apply.runtime-missing" });
+    // Another pinned version is not this one.
+    await provisionRuntime(host, config, captureIo());
+    await expect(assertRuntimeReady(ctx, { ...config, runtime: { ...config.runtime, version: "2026.10.1" } })).rejects.toMatchObject({ code: "apply.runtime-missing" });
+  });
 });

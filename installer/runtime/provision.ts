@@ -34,8 +34,8 @@ export async function provisionRuntime(host: Host, config: Config, io: Io): Prom
   const { runtimeDir } = resolveLayout(config);
   const want = { package: config.runtime.package, version: config.runtime.version, node: config.runtime.node };
 
-  const present = await readRuntimeMarker(host, runtimeDir);
-  if (present && sameRuntime(present, want) && (await hasEntryPoints(host, runtimeDir, want.package))) {
+  const present = await runtimeReady(host, config);
+  if (present) {
     io.err(`• runtime ${want.package}@${want.version} (node ${want.node}) already present in ${runtimeDir}`);
     return { outcome: "already-present", runtimeDir, marker: present };
   }
@@ -83,6 +83,14 @@ export async function provisionRuntime(host: Host, config: Config, io: Io): Prom
     await host.remove(staging, { recursive: true }).catch(() => undefined);
     throw e;
   }
+}
+
+/** The marker of the runtime wirebot.yaml pins, when it is installed whole (marker matches, entry points present); else null. */
+export async function runtimeReady(host: Host, config: Config): Promise<RuntimeMarker | null> {
+  const { runtimeDir } = resolveLayout(config);
+  const want = { package: config.runtime.package, version: config.runtime.version, node: config.runtime.node };
+  const present = await readRuntimeMarker(host, runtimeDir);
+  return present && sameRuntime(present, want) && (await hasEntryPoints(host, runtimeDir, want.package)) ? present : null;
 }
 
 export async function readRuntimeMarker(host: Host, runtimeDir: string): Promise<RuntimeMarker | null> {
