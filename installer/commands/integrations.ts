@@ -13,7 +13,7 @@ import { ensureWhatsAppPlugin } from "../channels/whatsapp-plugin.ts";
 import { parseEnvFile } from "../secrets/env-file.ts";
 import { openBackend, pullSecrets } from "../secrets/pull.ts";
 import { buildIngress, publishedHosts } from "../tunnel/ingress.ts";
-import { provisionTunnel } from "../tunnel/cloudflare.ts";
+import { accessFor, provisionTunnel } from "../tunnel/cloudflare.ts";
 import type { CommandContext } from "./context.ts";
 
 export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
@@ -40,6 +40,7 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
       const baseURL = ctx.env["CLOUDFLARE_BASE_URL"];
       const client = new Cloudflare({ apiToken, maxRetries: 2, ...(baseURL ? { baseURL } : {}) });
       ctx.io.err(`• provisioning Cloudflare tunnel '${t.name}'`);
+      const hosts = publishedHosts(config, layout);
       const result = await provisionTunnel({
         client,
         accountId: t.accountId!,
@@ -47,8 +48,9 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
         tunnelName: t.name,
         managed: t.managed,
         ingress: buildIngress(config, layout),
-        hostnames: publishedHosts(config, layout).map((h) => h.hostname),
-        ...(t.access.enabled ? { access: { enabled: true, emails: t.access.emails, hostname: publishedHosts(config, layout)[0]!.hostname } } : {}),
+        hostnames: hosts.map((h) => h.hostname),
+        // always passed, so turning Access off removes what an earlier apply created
+        access: accessFor(t.access, hosts),
       });
       for (const ch of result.changes) if (ch.action !== "unchanged") ctx.io.err(`  ${ch.action} ${ch.kind} ${ch.name}`);
       const name = secrets.tunnelToken!.vaultName;

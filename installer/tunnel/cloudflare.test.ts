@@ -1,16 +1,16 @@
-/** provisionTunnel with the real `cloudflare` SDK against the local API stand-in over HTTP: idempotency, moves, removals, foreign records, errors. */
+/** provisionTunnel with the real `cloudflare` SDK against the local API stand-in over HTTP: idempotency, moves, removals, foreign records, Access, errors. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { inspect } from "node:util";
 import Cloudflare from "cloudflare";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { startCloudflareStandin, type CloudflareStandin } from "../../test/cloudflare-standin/server.ts";
+import { ACCESS_PATHS, startCloudflareStandin, type CloudflareStandin } from "../../test/cloudflare-standin/server.ts";
 import { parseConfig } from "../config/load.ts";
 import { resolveLayout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import { WirebotError } from "../errors.ts";
-import { buildIngress, helmHostname, publishedHosts } from "./ingress.ts";
-import { accessAppName, provisionTunnel, recordComment, tunnelTarget, type ProvisionOptions } from "./cloudflare.ts";
+import { buildIngress, publishedHosts } from "./ingress.ts";
+import { accessAppName, accessFor, accessPolicyName, provisionTunnel, recordComment, tunnelTarget, type ProvisionOptions } from "./cloudflare.ts";
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
 const ZONE = "fedcba9876543210fedcba9876543210";
@@ -171,33 +171,119 @@ describe("provisionTunnel", () => {
   });
 });
 
-describe("Cloudflare Access in front of helm", () => {
-  const access = (c: Config, emails: string[], enabled = true) => ({ ...remote(c), access: { enabled, emails, hostname: helmHostname(c) } });
+describe("Cloudflare Access in front of the Control UIs", () => {
+  const access = (c: Config, emails: string[], enabled = true) => ({ ...remote(c), access: accessFor({ enabled, emails }, publishedHosts(c, resolveLayout(c))) });
+  const accessChanges = (changes: { action: string; kind: string; name: string }[]) => summary(changes.filter((x) => x.kind.startsWith("access") && x.action !== "unchanged"));
+  const uris = () => cf.apps[0]!.destinations.map((d) => d.uri);
+  /** The methods of the requests sent since `n` requests had been recorded. */
+  const methodsSince = (n: number) => [...new Set(cf.requests.slice(n).map((q) => q.method))];
+  const EMAILS = ["dana@example.org", "Ops@example.org"];
 
-  test("creates an allow-list policy and a self-hosted app; second run unchanged; e-mail change updates; disabling removes both", async () => {
+  test("one app covers the shared and every dedicated Control UI, never the API; a second run sends only GETs", async () => {
     const c = config();
-    const r1 = await provisionTunnel(access(c, ["dana@example.org", "Ops@example.org"]));
-    expect(summary(r1.changes.filter((x) => x.kind.startsWith("access")))).toEqual(["create access-policy wirebot wirebot helm allowlist", "create access-app wirebot wirebot helm"]);
+    const r1 = await provisionTunnel(access(c, EMAILS));
+    expect(accessChanges(r1.changes)).toEqual(["create access-policy wirebot wirebot helm allowlist", "create access-app wirebot wirebot helm"]);
     expect(cf.apps).toHaveLength(1);
     expect(cf.apps[0]).toMatchObject({ name: accessAppName("wirebot"), domain: "helm.wirebot.example.org", type: "self_hosted", policies: [{ id: cf.policies[0]!.id, precedence: 1 }] });
+    expect(cf.apps[0]!.destinations).toEqual([
+      { type: "public", uri: "helm.wirebot.example.org" },
+      { type: "public", uri: "helm-erin.wirebot.example.org" },
+    ]);
     expect(cf.policies[0]!.include).toEqual([{ email: { email: "dana@example.org" } }, { email: { email: "ops@example.org" } }]);
 
-    const before = cf.mutations().length;
+    const before = cf.requests.length;
     const r2 = await provisionTunnel(access(c, ["ops@example.org", "dana@example.org"]));
-    expect(cf.mutations().length).toBe(before);
+    expect(methodsSince(before)).toEqual(["GET"]);
     expect(r2.changes.every((x) => x.action === "unchanged")).toBe(true);
 
     const r3 = await provisionTunnel(access(c, ["dana@example.org"]));
-    expect(summary(r3.changes.filter((x) => x.action !== "unchanged"))).toEqual(["update access-policy wirebot wirebot helm allowlist"]);
+    expect(accessChanges(r3.changes)).toEqual(["update access-policy wirebot wirebot helm allowlist"]);
+  });
 
-    const r4 = await provisionTunnel(access(c, [], false));
-    expect(summary(r4.changes.filter((x) => x.action !== "unchanged"))).toEqual(["delete access-app wirebot wirebot helm", "delete access-policy wirebot wirebot helm allowlist"]);
+  test("with no shared gateway the app starts at the first dedicated Control UI, and the API stays outside it", async () => {
+    const c = config((t) => t.replace(/^mode: shared$/m, "mode: dedicated"));
+    expect(publishedHosts(c, resolveLayout(c))[0]!.hostname).toBe("api.wirebot.example.org"); // the case the first-hostname rule got wrong
+    await provisionTunnel(access(c, EMAILS));
+    expect(cf.apps[0]!.domain).toBe("helm-alice.wirebot.example.org");
+    expect(uris()).toEqual(["helm-alice.wirebot.example.org", "helm-bob.wirebot.example.org", "helm-erin.wirebot.example.org"]);
+  });
+
+  test("adding and removing a dedicated user updates the app's destinations, not the policy", async () => {
+    await provisionTunnel(access(config(withoutErin), EMAILS));
+    expect(uris()).toEqual(["helm.wirebot.example.org"]);
+
+    const added = await provisionTunnel(access(config(), EMAILS));
+    expect(accessChanges(added.changes)).toEqual(["update access-app wirebot wirebot helm"]);
+    expect(uris()).toEqual(["helm.wirebot.example.org", "helm-erin.wirebot.example.org"]);
+
+    const before = cf.requests.length;
+    const removed = await provisionTunnel(access(config(withoutErin), EMAILS));
+    expect(accessChanges(removed.changes)).toEqual(["update access-app wirebot wirebot helm"]);
+    expect(uris()).toEqual(["helm.wirebot.example.org"]);
+    expect(cf.apps).toHaveLength(1);
+    expect(cf.requests.slice(before).filter((q) => q.method !== "GET" && q.path.includes("/access/")).map((q) => `${q.method} ${q.path}`)).toEqual([
+      `PUT /accounts/${ACCOUNT}/access/apps/${cf.apps[0]!.id}`,
+    ]);
+  });
+
+  test("the order of the destinations does not matter, but a changed domain is put back", async () => {
+    const c = config();
+    await provisionTunnel(access(c, EMAILS));
+    cf.apps[0]!.destinations.reverse();
+    const before = cf.requests.length;
+    await provisionTunnel(access(c, EMAILS));
+    expect(methodsSince(before)).toEqual(["GET"]);
+
+    cf.apps[0]!.domain = "helm-erin.wirebot.example.org";
+    const r = await provisionTunnel(access(c, EMAILS));
+    expect(accessChanges(r.changes)).toEqual(["update access-app wirebot wirebot helm"]);
+    expect(cf.apps[0]!.domain).toBe("helm.wirebot.example.org");
+  });
+
+  test("turning Access off deletes the app and the policy an earlier apply created; the next run sends only GETs", async () => {
+    await provisionTunnel(access(config(), EMAILS));
+    const off = await provisionTunnel(access(config(), [], false));
+    expect(accessChanges(off.changes)).toEqual(["delete access-app wirebot wirebot helm", "delete access-policy wirebot wirebot helm allowlist"]);
     expect(cf.apps).toEqual([]);
     expect(cf.policies).toEqual([]);
+
+    const before = cf.requests.length;
+    const again = await provisionTunnel(access(config(), [], false));
+    expect(methodsSince(before)).toEqual(["GET"]);
+    expect(accessChanges(again.changes)).toEqual([]);
+  });
+
+  test("Access off with a token that gets 403 on Access: provisioning goes on and the tunnel and DNS are done", async () => {
+    cf.forbid(ACCESS_PATHS);
+    const r = await provisionTunnel(access(config(), [], false));
+    // the stand-in really refused: the policies listing was tried and answered 403
+    expect(cf.requests.some((q) => q.method === "GET" && q.path === `/accounts/${ACCOUNT}/access/policies`)).toBe(true);
+    expect(cf.mutations().filter((q) => q.path.includes("/access/"))).toEqual([]);
+    expect(cf.tunnels).toHaveLength(1);
+    expect(cnames()).toHaveLength(3);
+    expect(typeof r.token).toBe("string");
+    expect(r.changes.filter((x) => x.kind.startsWith("access"))).toEqual([
+      { action: "unchanged", kind: "access-app", name: accessAppName("wirebot"), detail: "the API token cannot read Access: nothing wirebot could have created" },
+      { action: "unchanged", kind: "access-policy", name: accessPolicyName("wirebot"), detail: "the API token cannot read Access: nothing wirebot could have created" },
+    ]);
+  });
+
+  test("Access on with a token that gets 403 on Access still fails as an auth error", async () => {
+    cf.forbid(ACCESS_PATHS);
+    const err = await provisionTunnel(access(config(), EMAILS)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WirebotError);
+    expect((err as WirebotError).code).toBe("cloudflare.auth");
+    expect((err as WirebotError).message).toBe("Cloudflare API refused to list Access policies: 403 Authentication error (code 10000)");
+    expect(cf.apps).toEqual([]);
   });
 
   test("enabled with no e-mails is a config error before any call", async () => {
     await expect(provisionTunnel(access(config(), []))).rejects.toMatchObject({ code: "tunnel.access" });
+    expect(cf.requests).toEqual([]);
+  });
+
+  test("enabled with no Control UI hostname is a config error before any call", async () => {
+    await expect(provisionTunnel({ ...remote(config()), access: { enabled: true, emails: EMAILS, hostnames: [] } })).rejects.toMatchObject({ code: "tunnel.access" });
     expect(cf.requests).toEqual([]);
   });
 });

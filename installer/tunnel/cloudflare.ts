@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import Cloudflare from "cloudflare";
 import { WirebotError, configError, type ErrorIssue } from "../errors.ts";
 import { assertValidIngress, matchRule, type IngressRule } from "./ingress-validate.ts";
+import type { PublishedHost } from "./ingress.ts";
 
 export type ChangeAction = "create" | "update" | "delete" | "unchanged";
 
@@ -16,8 +17,8 @@ export interface CloudflareChange {
 export interface AccessOptions {
   enabled: boolean;
   emails: string[];
-  /** the hostname Access protects (helm.<domain>) */
-  hostname: string;
+  /** Every Control UI hostname, all in one application; the first is its `domain`. Empty when disabled. */
+  hostnames: string[];
 }
 
 export interface ProvisionOptions {
@@ -32,7 +33,10 @@ export interface ProvisionOptions {
   hostnames: string[];
   /** Names the previous apply published; checked for removal even if the zone listing misses them. */
   previousHostnames?: string[];
-  /** Omit to leave Access alone; `enabled: false` removes what wirebot created. */
+  /**
+   * Omit to leave Access alone; `enabled: false` removes what wirebot created (and is a no-op for a
+   * token that cannot read Access at all).
+   */
   access?: AccessOptions;
   /** Read only: report what would change, change nothing, fetch no token. */
   dryRun?: boolean;
@@ -54,6 +58,17 @@ export const tunnelTarget = (tunnelId: string) => `${tunnelId}.cfargotunnel.com`
 export const recordComment = (tunnelName: string) => `managed by wirebot (tunnel ${tunnelName})`;
 export const accessAppName = (tunnelName: string) => `wirebot ${tunnelName} helm`;
 export const accessPolicyName = (tunnelName: string) => `wirebot ${tunnelName} helm allowlist`;
+
+/**
+ * The Access settings for a config: every Control UI (the shared `helm` and each dedicated
+ * `helm:<user>`) behind Access, never the metering API, which machines call with a bearer token.
+ * Disabled still yields options, so an application left by an earlier apply gets removed.
+ */
+export function accessFor(access: { enabled: boolean; emails: string[] }, hosts: readonly PublishedHost[]): AccessOptions {
+  if (!access.enabled) return { enabled: false, emails: [], hostnames: [] };
+  const hostnames = hosts.filter((h) => h.role === "helm" || h.role.startsWith("helm:")).map((h) => h.hostname);
+  return { enabled: true, emails: access.emails, hostnames };
+}
 
 /** The fields wirebot reads from a tunnel (Shared.CloudflareTunnel). */
 interface TunnelInfo {
@@ -117,6 +132,13 @@ function normalizeIngress(rules: unknown): unknown[] {
   });
 }
 
+/** The public destinations' URIs, sorted: Access does not care about their order, so neither does the comparison. */
+const destinationUris = (destinations: unknown): string[] =>
+  (Array.isArray(destinations) ? destinations : [])
+    .filter((d: { type?: string; uri?: unknown }) => d?.type === "public" && typeof d.uri === "string")
+    .map((d: { uri: string }) => d.uri.toLowerCase())
+    .sort();
+
 const sortedEmails = (include: unknown): string[] =>
   (Array.isArray(include) ? include : [])
     .map((r: { email?: { email?: string } }) => r?.email?.email)
@@ -152,6 +174,10 @@ export async function provisionTunnel(opts: ProvisionOptions): Promise<Provision
   if (opts.access?.enabled && opts.access.emails.length === 0)
     throw configError("tunnel.access", "tunnel.access.enabled is true but tunnel.access.emails is empty: nobody could sign in", {
       hint: "list the allowed e-mail addresses under tunnel.access.emails, or set tunnel.access.enabled: false",
+    });
+  if (opts.access?.enabled && opts.access.hostnames.length === 0)
+    throw configError("tunnel.access", "tunnel.access.enabled is true but no Control UI hostname is published to put behind Access", {
+      hint: "Access protects the Control UIs (helm); set tunnel.access.enabled: false if no gateway is published",
     });
 
   // ---- 1. the tunnel, by name ----
@@ -306,16 +332,25 @@ async function convergeAccess(
   const policyName = accessPolicyName(tunnelName);
   const appName = accessAppName(tunnelName);
   const policies: { id: string; include: unknown }[] = [];
-  await call("list Access policies", async () => {
-    for await (const p of client.zeroTrust.access.policies.list({ account_id })) if (p.name === policyName && p.id) policies.push({ id: p.id, include: p.include });
-  });
-  const apps: { id: string; domain: string; policies: unknown }[] = [];
-  await call("list Access applications", async () => {
-    for await (const a of client.zeroTrust.access.applications.list({ account_id, name: appName, exact: true })) {
-      const app = a as unknown as { id?: string; name?: string; domain?: string; policies?: unknown };
-      if (app.name === appName && app.id) apps.push({ id: app.id, domain: app.domain ?? "", policies: app.policies });
-    }
-  });
+  const apps: { id: string; domain: string; destinations: unknown; policies: unknown }[] = [];
+  try {
+    await call("list Access policies", async () => {
+      for await (const p of client.zeroTrust.access.policies.list({ account_id })) if (p.name === policyName && p.id) policies.push({ id: p.id, include: p.include });
+    });
+    await call("list Access applications", async () => {
+      for await (const a of client.zeroTrust.access.applications.list({ account_id, name: appName, exact: true })) {
+        const app = a as unknown as { id?: string; name?: string; domain?: string; destinations?: unknown; policies?: unknown };
+        if (app.name === appName && app.id) apps.push({ id: app.id, domain: app.domain ?? "", destinations: app.destinations, policies: app.policies });
+      }
+    });
+  } catch (e) {
+    // Access off is the default, so most tokens lack the Access permission: a token that cannot
+    // read Access cannot have created anything there either, so there is nothing to remove.
+    if (access.enabled || !(e instanceof WirebotError) || e.code !== "cloudflare.auth") throw e;
+    const detail = "the API token cannot read Access: nothing wirebot could have created";
+    changes.push({ action: "unchanged", kind: "access-app", name: appName, detail }, { action: "unchanged", kind: "access-policy", name: policyName, detail });
+    return;
+  }
 
   if (!access.enabled) {
     for (const a of apps) {
@@ -341,22 +376,27 @@ async function convergeAccess(
     if (!dry) await call(`update Access policy '${policyName}'`, () => client.zeroTrust.access.policies.update(policyId!, policyBody));
   } else changes.push({ action: "unchanged", kind: "access-policy", name: policyName });
 
+  const hostnames = [...new Set(access.hostnames.map((h) => h.toLowerCase()))];
+  const domain = hostnames[0]!;
   const appBody = {
     account_id,
     type: "self_hosted" as const,
     name: appName,
-    domain: access.hostname,
+    // `domain` is what the App Launcher shows; `destinations` is what Access actually secures.
+    domain,
+    destinations: hostnames.map((uri) => ({ type: "public" as const, uri })),
     session_duration: "24h",
     app_launcher_visible: false,
     policies: policyId ? [{ id: policyId, precedence: 1 }] : [],
   };
+  const detail = hostnames.join(", ");
   const app = apps[0];
   const linked = (p: unknown) => Array.isArray(p) && p.length === 1 && (p[0] as { id?: string })?.id === policyId;
   if (!app) {
-    changes.push({ action: "create", kind: "access-app", name: appName, detail: access.hostname });
+    changes.push({ action: "create", kind: "access-app", name: appName, detail });
     if (!dry) await call(`create Access application '${appName}'`, () => client.zeroTrust.access.applications.create(appBody));
-  } else if (app.domain !== access.hostname || !linked(app.policies)) {
-    changes.push({ action: "update", kind: "access-app", name: appName, detail: access.hostname });
+  } else if (app.domain.toLowerCase() !== domain || JSON.stringify(destinationUris(app.destinations)) !== JSON.stringify([...hostnames].sort()) || !linked(app.policies)) {
+    changes.push({ action: "update", kind: "access-app", name: appName, detail });
     if (!dry) await call(`update Access application '${appName}'`, () => client.zeroTrust.access.applications.update(app.id, appBody));
   } else changes.push({ action: "unchanged", kind: "access-app", name: appName });
 }

@@ -1,6 +1,6 @@
-/** The stand-in speaks Cloudflare's v4 envelope: success/errors/messages/result, result_info pagination, error codes, auth. */
+/** The stand-in speaks Cloudflare's v4 envelope: success/errors/messages/result, result_info pagination, error codes, auth, Access destinations and a token without Access permission. */
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { startCloudflareStandin, type CloudflareStandin } from "./server.ts";
+import { ACCESS_PATHS, startCloudflareStandin, type CloudflareStandin } from "./server.ts";
 
 const ZONE = "fedcba9876543210fedcba9876543210";
 let cf: CloudflareStandin;
@@ -42,4 +42,43 @@ test("a CNAME next to another record at the same name is refused (81053)", async
   });
   expect(res.status).toBe(400);
   expect(((await res.json()) as { errors: { code: number }[] }).errors[0]!.code).toBe(81053);
+});
+
+const post = async (path: string, body: unknown) => {
+  const res = await fetch(`${cf.baseURL}${path}`, { method: "POST", headers: { authorization: "Bearer tok", "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+};
+const APPS = `/accounts/${"a".repeat(32)}/access/apps`;
+
+test("Access applications keep their public destinations; an app given only a domain secures that domain", async () => {
+  const two = await post(APPS, { type: "self_hosted", name: "two", domain: "a.example.org", destinations: [{ type: "public", uri: "a.example.org" }, { type: "public", uri: "b.example.org" }] });
+  expect(two).toMatchObject({ status: 200, body: { result: { destinations: [{ type: "public", uri: "a.example.org" }, { type: "public", uri: "b.example.org" }] } } });
+  const one = await post(APPS, { type: "self_hosted", name: "one", domain: "c.example.org" });
+  expect(one.body["result"]).toMatchObject({ destinations: [{ type: "public", uri: "c.example.org" }] });
+});
+
+test.each([
+  ["a non-public destination", [{ type: "private", cidr: "10.0.0.0/8" }]],
+  ["a destination without a uri", [{ type: "public" }]],
+  ["destinations that are not a list", { type: "public", uri: "a.example.org" }],
+])("an Access application with %s is refused in the error envelope", async (_what, destinations) => {
+  const before = (await get(APPS)).body["result"] as unknown[];
+  const res = await post(APPS, { type: "self_hosted", name: "bad", domain: "a.example.org", destinations });
+  expect(res).toMatchObject({ status: 400, body: { success: false, result: null, errors: [{ code: 12130 }] } });
+  expect((await get(APPS)).body["result"]).toEqual(before);
+});
+
+test("forbid(ACCESS_PATHS) makes every Access endpoint answer 403 and leaves the rest alone", async () => {
+  const own = await startCloudflareStandin({ apiToken: "tok", accounts: ["a".repeat(32)], zones: [{ id: ZONE, name: "example.org" }] });
+  try {
+    own.forbid(ACCESS_PATHS);
+    const auth = { authorization: "Bearer tok", "content-type": "application/json" };
+    for (const [method, path] of [["GET", "/access/apps"], ["GET", "/access/policies"], ["POST", "/access/policies"], ["DELETE", "/access/apps/x"]] as const) {
+      const res = await fetch(`${own.baseURL}/accounts/${"a".repeat(32)}${path}`, { method, headers: auth, ...(method === "POST" ? { body: "{}" } : {}) });
+      expect([method, path, res.status, ((await res.json()) as { errors: unknown[] }).errors]).toEqual([method, path, 403, [{ code: 10000, message: "Authentication error" }]]);
+    }
+    expect((await fetch(`${own.baseURL}/zones/${ZONE}/dns_records`, { headers: auth })).status).toBe(200);
+  } finally {
+    await own.stop();
+  }
 });

@@ -47,6 +47,8 @@ export interface StandinApp {
   id: string;
   name: string;
   domain: string;
+  /** what Access secures (public hostnames only in the stand-in) */
+  destinations: { type: "public"; uri: string }[];
   type: string;
   aud: string;
   session_duration: string;
@@ -75,6 +77,7 @@ export interface RequestRecord {
 }
 
 interface Fault {
+  /** "*" matches every method */
   method: string;
   path: RegExp;
   status: number;
@@ -98,6 +101,11 @@ class ApiError extends Error {
     super(errors.map((e) => e.message).join("; "));
   }
 }
+
+/** What Cloudflare answers a wrong token (401) and a token that lacks the permission for an endpoint (403). */
+const AUTH_ERROR: CfMessage[] = [{ code: 10000, message: "Authentication error" }];
+/** Every Access endpoint (applications, policies) of any account. */
+export const ACCESS_PATHS = /^\/accounts\/[^/]+\/access\//;
 
 const now = () => new Date().toISOString();
 const hex32 = () => randomBytes(16).toString("hex");
@@ -135,6 +143,11 @@ export class CloudflareStandin {
   /** The next `times` requests matching method and path answer with this error envelope. */
   failNext(method: string, path: RegExp, status: number, errors: CfMessage[], times = 1): void {
     this.faults.push({ method, path, status, errors, times });
+  }
+
+  /** From now on the token lacks the permission for `path`: every request to it answers 403 (e.g. `forbid(ACCESS_PATHS)`). */
+  forbid(path: RegExp): void {
+    this.faults.push({ method: "*", path, status: 403, errors: AUTH_ERROR, times: Infinity });
   }
 
   /** Requests that changed state (anything but GET). */
@@ -185,8 +198,8 @@ export class CloudflareStandin {
       this.requests.push({ method, path, query, body });
 
       if (req.headers.authorization !== `Bearer ${this.opts.apiToken}`)
-        throw new ApiError(401, [{ code: 10000, message: "Authentication error" }]);
-      const fault = this.faults.find((f) => f.method === method && f.path.test(path));
+        throw new ApiError(401, AUTH_ERROR);
+      const fault = this.faults.find((f) => (f.method === method || f.method === "*") && f.path.test(path));
       if (fault) {
         fault.times -= 1;
         if (fault.times <= 0) this.faults = this.faults.filter((f) => f !== fault);
@@ -468,11 +481,25 @@ export class CloudflareStandin {
       app_launcher_visible: b["app_launcher_visible"] !== false,
       name: typeof b["name"] === "string" ? b["name"] : (b["domain"] as string),
       domain: b["domain"],
+      destinations: this.checkDestinations(b["destinations"], b["domain"]),
       type: "self_hosted",
       session_duration: typeof b["session_duration"] === "string" ? b["session_duration"] : "24h",
       policies,
     };
     return app;
+  }
+
+  /** Only public destinations are modelled; anything else is refused the way Cloudflare refuses a malformed body. */
+  private checkDestinations(d: unknown, domain: string): StandinApp["destinations"] {
+    // an app given only `domain` secures just that domain
+    if (d === undefined) return [{ type: "public", uri: domain }];
+    if (!Array.isArray(d)) throw new ApiError(400, [{ code: 12130, message: "access.api.error.invalid_request: destinations must be an array" }]);
+    return d.map((x: unknown, i) => {
+      const dest = (x ?? {}) as { type?: unknown; uri?: unknown };
+      if (dest.type !== "public" || typeof dest.uri !== "string" || dest.uri === "")
+        throw new ApiError(400, [{ code: 12130, message: `access.api.error.invalid_request: destinations[${i}] needs type public and a uri` }]);
+      return { type: "public" as const, uri: dest.uri };
+    });
   }
 }
 
