@@ -44,10 +44,20 @@ export interface Host {
   /** Absolute appliance path (as on the box) → real path under root. */
   resolve(path: string): string;
   readFile(path: string): Promise<Buffer | null>;
+  /**
+   * A file's bytes in bounded chunks, read as they are pulled, or null if absent. The file is open once
+   * this resolves: iterate to the end, or break out of the loop, to close it.
+   */
+  readFileStream(path: string): Promise<AsyncIterable<Buffer> | null>;
   stat(path: string): Promise<FileStat | null>;
   readdir(path: string): Promise<string[] | null>;
   /** temp file in the same dir, fsync, chmod/chown, rename, fsync dir. */
   writeFileAtomic(path: string, content: string | Buffer, opts: WriteOptions): Promise<void>;
+  /**
+   * writeFileAtomic for content pulled chunk by chunk (archives bigger than memory). On any failure,
+   * the chunks' own errors and a SIGINT/SIGTERM included, the temp file is removed and path is untouched.
+   */
+  writeFileStreamAtomic(path: string, chunks: AsyncIterable<Buffer>, opts: WriteOptions): Promise<void>;
   mkdir(path: string, opts: WriteOptions): Promise<void>;
   /** chmod (+ chown when given) an existing path. */
   setMode(path: string, opts: WriteOptions): Promise<void>;

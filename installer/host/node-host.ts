@@ -1,7 +1,8 @@
 /** The real host: node:fs and node:child_process against `/` or a root directory. */
 import { spawn } from "node:child_process";
 import { createConnection } from "node:net";
-import { constants as fsc, promises as fs } from "node:fs";
+import { constants as fsc, promises as fs, rmSync } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { cleanEnv } from "./clean-env.ts";
 import type { ExecOptions, ExecResult, FileStat, Host, LineProcess, Ownership, WriteOptions } from "./host.ts";
@@ -63,30 +64,28 @@ export function createNodeHost(opts: NodeHostOptions = {}): Host {
       }
     },
 
+    async readFileStream(p) {
+      let fh: FileHandle;
+      try {
+        fh = await fs.open(resolve(p), fsc.O_RDONLY);
+      } catch (e) {
+        if (isNotFound(e)) return null;
+        throw e;
+      }
+      return readChunks(fh);
+    },
+
     async writeFileAtomic(p, content, w) {
-      const target = resolve(p);
-      const dir = path.dirname(target);
-      const tmp = path.join(dir, `.${path.basename(target)}.wirebot-${process.pid}-${Date.now()}.tmp`);
-      // O_EXCL with the final mode: the content never exists with looser permissions.
-      const fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, w.mode & 0o777);
+      await writeAtomic(resolve(p), [typeof content === "string" ? Buffer.from(content, "utf8") : content], w);
+    },
+
+    async writeFileStreamAtomic(p, chunks, w) {
+      const release = cleanUpOnSignal();
       try {
-        await fh.writeFile(content);
-        await fh.chmod(w.mode);
-        if (w.owner) await fh.chown(w.owner.uid, w.owner.gid);
-        await fh.sync();
-      } catch (e) {
-        await fh.close();
-        await fs.rm(tmp, { force: true });
-        throw e;
+        await writeAtomic(resolve(p), chunks, w);
+      } finally {
+        release();
       }
-      await fh.close();
-      try {
-        await fs.rename(tmp, target);
-      } catch (e) {
-        await fs.rm(tmp, { force: true });
-        throw e;
-      }
-      await syncDir(dir);
     },
 
     async mkdir(p, w) {
@@ -171,6 +170,74 @@ export function createNodeHost(opts: NodeHostOptions = {}): Host {
 function isNotFound(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException)?.code;
   return code === "ENOENT" || code === "ENOTDIR";
+}
+
+const READ_CHUNK = 64 * 1024;
+
+async function* readChunks(fh: FileHandle): AsyncGenerator<Buffer> {
+  try {
+    for (;;) {
+      const buf = Buffer.allocUnsafe(READ_CHUNK);
+      const { bytesRead } = await fh.read(buf, 0, READ_CHUNK, null);
+      if (bytesRead === 0) return;
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+const tempOf = (target: string) => path.join(path.dirname(target), `.${path.basename(target)}.wirebot-${process.pid}-${Date.now()}.tmp`);
+
+/** temp file in the same dir, fsync, chmod/chown, rename, fsync dir; the temp is gone on any error. */
+async function writeAtomic(target: string, chunks: AsyncIterable<Buffer> | Iterable<Buffer>, w: WriteOptions): Promise<void> {
+  const dir = path.dirname(target);
+  const tmp = tempOf(target);
+  // O_EXCL with the final mode: the content never exists with looser permissions.
+  const fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, w.mode & 0o777);
+  pending.add(tmp);
+  try {
+    try {
+      for await (const chunk of chunks) for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+      await fh.chmod(w.mode);
+      if (w.owner) await fh.chown(w.owner.uid, w.owner.gid);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, target);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  } finally {
+    pending.delete(tmp);
+  }
+  await syncDir(dir);
+}
+
+/** Temp files of atomic writes in flight, for the signal handler of streaming writes. */
+const pending = new Set<string>();
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+let streaming = 0;
+
+/**
+ * A streaming write can run for minutes (a backup of gigabytes): a Ctrl-C then must not leave the
+ * temp file behind. Installed only while one runs; when something else listens for the signal, that
+ * listener owns shutdown and the write finishes or fails as usual.
+ */
+function onSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  for (const tmp of pending) rmSync(tmp, { force: true });
+  for (const s of SIGNALS) process.off(s, onSignal);
+  // End the way the signal would have ended the process without this handler.
+  process.kill(process.pid, signal);
+}
+
+function cleanUpOnSignal(): () => void {
+  if (streaming++ === 0) for (const s of SIGNALS) process.on(s, onSignal);
+  return () => {
+    if (--streaming === 0) for (const s of SIGNALS) process.off(s, onSignal);
+  };
 }
 
 async function syncDir(dir: string): Promise<void> {
