@@ -124,6 +124,17 @@ export const ConfigSchema = z
           });
         }, { when: () => true }),
       ),
+    /** Settings for a channel as a whole (who talks to whom is under users[].channels). */
+    channels: z
+      .strictObject({
+        telegram: z
+          .strictObject({
+            /** Bot API server; unset means Telegram's own. For a self-hosted `telegram-bot-api` server (and the test stand-in). */
+            apiRoot: z.url({ protocol: /^https?$/ }).optional(),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     skills: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/)).default(["wirebot-core", "wirebot-accountability", "wirebot-memory", "wirebot-network"]),
   })
   .superRefine((c, ctx) => {

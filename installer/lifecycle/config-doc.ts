@@ -144,6 +144,9 @@ export const DESCRIPTIONS: Record<string, string> = {
   "users[].budget": "Monthly spend budget.",
   "users[].budget.monthlyUsd": "Budget in US dollars per UTC calendar month (also set on the agent's LiteLLM key).",
   "skills": "Wirebot skills installed under `/opt/wirebot/skills` and loaded by every gateway.",
+  "channels": "Settings of a channel as a whole; who talks to which agent is under `users[].channels`.",
+  "channels.telegram": "Telegram, for every gateway.",
+  "channels.telegram.apiRoot": "Bot API server URL (`http`/`https`), e.g. a self-hosted `telegram-bot-api --local` server; unset means Telegram's own (`https://api.telegram.org`).",
 };
 
 export function renderConfigDoc(): string {

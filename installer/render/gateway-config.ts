@@ -62,6 +62,7 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
     channels["telegram"] = {
       enabled: true,
       botToken: envRef("TELEGRAM_BOT_TOKEN"),
+      ...(c.channels.telegram.apiRoot ? { apiRoot: c.channels.telegram.apiRoot } : {}),
       dmPolicy: "allowlist",
       allowFrom: tgPeers.map((p) => p.peer),
       groupPolicy: "disabled",

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { readAssets } from "../assets.ts";
 import { resolveLayout } from "../config/layout.ts";
+import type { WirebotError } from "../errors.ts";
 import { parseConfig } from "../config/load.ts";
 import { exampleText, WIREBOT_CMD } from "../testing/harness.ts";
 import { gatewayConfigObject, renderGatewayConfig } from "./gateway-config.ts";
@@ -59,6 +60,22 @@ describe("gateway config", () => {
     expect(cfg.channels.whatsapp.allowFrom).toEqual(["+15551234567", "+15557654321"]);
     expect(cfg.bindings).toContainEqual({ agentId: "bob", match: { channel: "whatsapp", accountId: "default", peer: { kind: "direct", id: "+15551234567" } } });
     expect(cfg.bindings).toHaveLength(4);
+  });
+
+  it("channels.telegram.apiRoot (a self-hosted Bot API server) reaches the Telegram config; unset leaves Telegram's own", () => {
+    expect(cfg.channels.telegram).not.toHaveProperty("apiRoot");
+    const text = exampleText("three-users") + "channels:\n  telegram:\n    apiRoot: http://127.0.0.1:8081\n";
+    const withRoot = parseConfig(text, "t");
+    const l2 = resolveLayout(withRoot);
+    expect((gatewayConfigObject(withRoot, l2, l2.shared!) as any).channels.telegram.apiRoot).toBe("http://127.0.0.1:8081");
+    const bad = (() => {
+      try {
+        parseConfig(exampleText("three-users") + "channels:\n  telegram:\n    apiRoot: ftp://x\n", "t");
+      } catch (e) {
+        return e as WirebotError;
+      }
+    })();
+    expect(bad?.issues.map((i) => i.path)).toEqual(["channels.telegram.apiRoot"]);
   });
 
   it("starts with the managed header and is otherwise JSON", () => {
