@@ -108,7 +108,8 @@ describe("wirebot backup and restore", () => {
     db.close();
 
     const rec = recordingExec();
-    const ctxB = testContext(b, { exec: rec.exec });
+    const token = `0.${"1b2c3d4e-0000-4000-8000-00000000abcd"}.restoresecret:${Buffer.alloc(16, 7).toString("base64")}`;
+    const ctxB = testContext(b, { exec: rec.exec, env: { BWS_ACCESS_TOKEN: token } });
     const order: string[] = [];
     const provisioned: string[] = [];
     const code = await restoreCommand(ctxB, { file }, {
@@ -116,6 +117,10 @@ describe("wirebot backup and restore", () => {
       provisionRuntime: async (_host, config) => {
         order.push("provision");
         provisioned.push(`${config.runtime.package}@${config.runtime.version} node ${config.runtime.node}`);
+      },
+      storeBootstrapToken: async (_host, t) => {
+        order.push(t === token ? "store token" : "store a wrong token");
+        return { outcome: "encrypted", path: "/etc/wirebot/credstore/bws-access-token.cred", directive: "" };
       },
       converge: async (c, config, text, opts) => {
         order.push(opts.start === false ? "converge (files)" : "converge (start)");
@@ -126,7 +131,30 @@ describe("wirebot backup and restore", () => {
     expect(code).toBe(0);
     const pinned = parseConfig(exampleText("mixed"), "t").runtime;
     expect(provisioned).toEqual([`${pinned.package}@${pinned.version} node ${pinned.node}`]);
-    expect(order).toEqual(["provision", "converge (files)", "converge (start)"]);
+    expect(order).toEqual(["provision", "store token", "converge (files)", "converge (start)"]);
+    expect(ctxB.io.text()).not.toContain("restoresecret");
+  });
+
+  it("restore on a live host with no stored access token and no $BWS_ACCESS_TOKEN stops before writing anything (69)", async () => {
+    const { ctx, db } = await seedA();
+    const file = path.join(work, "wirebot.tar.gz");
+    expect(await backupCommand(ctx, { file })).toBe(0);
+    db.close();
+    const before = snapshotTree(b);
+    let converged = false;
+    const err = (await restoreCommand(testContext(b), { file }, {
+      live: true,
+      provisionRuntime: async () => undefined,
+      converge: async () => {
+        converged = true;
+        return { result: null, changed: false };
+      },
+    }).catch((e: unknown) => e)) as { code?: string; exitCode?: number; hint?: string };
+    expect(err.code).toBe("restore.no-token");
+    expect(err.exitCode).toBe(69);
+    expect(err.hint).toContain("read -rs BWS_ACCESS_TOKEN");
+    expect(converged).toBe(false);
+    expect(snapshotTree(b)).toEqual(before);
   });
 
   it("the archive holds no secret value: not /run/wirebot, not the credstore, not channel credentials, not a file that embeds one", async () => {

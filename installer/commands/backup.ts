@@ -4,7 +4,7 @@ import { PATHS, SERVICE_USER, resolveLayout, userDir } from "../config/layout.ts
 import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createSystemd } from "../engine/systemd.ts";
-import { EXIT, configError, tempFailError, usageError } from "../errors.ts";
+import { EXIT, configError, preflightError, tempFailError, usageError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
 import { convergeOf, liveOf, type LifecycleDeps } from "../lifecycle/deps.ts";
 import { sqliteOnlineBackup, type LedgerBackup } from "../lifecycle/ledger-backup.ts";
@@ -13,6 +13,7 @@ import { managedUnits } from "../lifecycle/probes.ts";
 import { gunzipStream, gzipStream, readTar, writeTar, type TarStreamEntry } from "../lifecycle/tar.ts";
 import type { Io } from "../io.ts";
 import { provisionRuntime } from "../runtime/provision.ts";
+import { assertAccessToken, BWS_CRED_ENCRYPTED, BWS_CRED_PLAIN, storeBootstrapToken, type StoredToken } from "../secrets/bootstrap-token.ts";
 import { parseEnvFile } from "../secrets/env-file.ts";
 import { loadConfig, type CommandContext } from "./context.ts";
 
@@ -31,6 +32,8 @@ export interface RestoreOptions {
 
 export interface BackupDeps extends LifecycleDeps {
   ledgerBackup?: LedgerBackup;
+  /** production: storeBootstrapToken (systemd-creds, else a root 0600 file) */
+  storeBootstrapToken?: (host: Host, token: string) => Promise<StoredToken>;
   /** production: provisionRuntime; a fresh host has no runtime until restore installs the archived pin */
   provisionRuntime?: (host: Host, config: Config, io: Io) => Promise<unknown>;
 }
@@ -300,6 +303,23 @@ async function extractFiles(ctx: CommandContext, file: string, headers: readonly
   if (i !== headers.length) throw changed();
 }
 
+/**
+ * The vault's machine-account token is not in backups (it is the one secret the box keeps). A host
+ * that has none stored gets it from $BWS_ACCESS_TOKEN, as `install --config` does; without it the
+ * restore stops here, before writing anything, rather than leave units that cannot pull secrets.
+ */
+async function tokenToStore(ctx: CommandContext, config: Config): Promise<string | null> {
+  if (config.secrets.backend !== "bitwarden") return null;
+  if ((await ctx.host.stat(BWS_CRED_ENCRYPTED)) || (await ctx.host.stat(BWS_CRED_PLAIN))) return null;
+  const token = ctx.env["BWS_ACCESS_TOKEN"]?.trim();
+  if (!token)
+    throw preflightError("restore.no-token", "this host has no stored Bitwarden access token, and backups do not carry it", {
+      hint: "read -rs BWS_ACCESS_TOKEN && export BWS_ACCESS_TOKEN && wirebot restore <file> (the token stays out of shell history; restore stores it with systemd-creds); nothing was changed",
+    });
+  assertAccessToken(token, "$BWS_ACCESS_TOKEN");
+  return token;
+}
+
 export async function restoreCommand(ctx: CommandContext, opts: RestoreOptions, deps: BackupDeps = {}): Promise<number> {
   const file = path.resolve(opts.file);
   const archive = await scanArchive(ctx.local, file);
@@ -316,6 +336,7 @@ export async function restoreCommand(ctx: CommandContext, opts: RestoreOptions, 
     throw usageError("restore.occupied", `${host.resolve(PATHS.configFile)} or ${host.resolve(config.paths.data)} already holds an appliance`, "restore onto a fresh host, or add --force to overwrite it (take a `wirebot backup` first)");
 
   const live = liveOf(ctx, deps);
+  const bootstrapToken = live ? await tokenToStore(ctx, config) : null;
   const sd = createSystemd(host);
   const units = managedUnits(config, resolveLayout(config));
   if (live && occupied) await sd.stop(units);
@@ -333,6 +354,10 @@ export async function restoreCommand(ctx: CommandContext, opts: RestoreOptions, 
   if (live) {
     // A fresh host has no runtime yet: install the one the archive's wirebot.yaml pins, as install would.
     await (deps.provisionRuntime ?? provisionRuntime)(host, config, ctx.io);
+    if (bootstrapToken) {
+      const stored = await (deps.storeBootstrapToken ?? storeBootstrapToken)(host, bootstrapToken);
+      ctx.io.err(`• access token stored ${stored.outcome === "encrypted" ? "encrypted with systemd-creds" : "as a root 0600 file"}: ${stored.path}`);
+    }
     // Service users exist only after apply's sysusers step; hand the state over, then start.
     const converge = convergeOf(deps);
     await converge(ctx, config, text, { start: false });
