@@ -18,6 +18,9 @@ import { ensureRootfs } from "./rootfs.ts";
 import { startStandin as startLitellm, type Standin } from "../litellm-standin/server.ts";
 import { startCloudflareStandin, type CloudflareStandin } from "../cloudflare-standin/server.ts";
 import { startStandin as startBitwarden, type Standin as BitwardenStandin } from "../bitwarden-standin/server.ts";
+import { replyText } from "../litellm-standin/chat.ts";
+import { startTelegramRouter, type TelegramRouter } from "../telegram-standin/router.ts";
+import { startTelegramStandin, type TelegramStandin } from "../telegram-standin/server.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const say = (s: string) => process.stderr.write(`[e2e] ${s}\n`);
@@ -34,6 +37,7 @@ const INSTALL = `wirebot install --config ${CONFIG_IN_CONTAINER} --yes`;
 const PLAN_EMPTY = `wirebot plan --config ${PATHS.configFile} --exit-code`;
 const UNINSTALL = "wirebot uninstall --yes";
 const PURGE = "wirebot uninstall --purge --yes";
+const BACKUP = "/root/wirebot-e2e-backup.tar.gz";
 /**
  * `bitwarden` (the default, as in production: the real SDK in the container talks to the Secrets Manager
  * stand-in on the host's loopback, the access token is stored with systemd-creds) or `file` (a vault-name →
@@ -80,8 +84,10 @@ if (!CLOUDFLARED) say("SKIPPING the tunnel: WIREBOT_E2E_CLOUDFLARED is empty (cl
 else say(`the tunnel runs a STAND-IN cloudflared (${CLOUDFLARED}): cloudflared cannot be downloaded here; the Cloudflare API is the local stand-in`);
 
 // ---- The desired state the test installs: two shared users and one dedicated user ---------------
-function buildConfig(litellmUrl: string, bitwarden: { organizationId: string; projectId: string; serverUrl: string } | null): { yaml: string; config: Config; layout: Layout } {
+function buildConfig(litellmUrl: string, bitwarden: { organizationId: string; projectId: string; serverUrl: string } | null, telegramApiRoot: string): { yaml: string; config: Config; layout: Layout } {
   const raw = parseYaml(readFileSync(join(REPO, "examples/mixed.yaml"), "utf8")) as Record<string, any>;
+  // Telegram itself is unreachable here: the bots are stand-ins on the host's loopback.
+  raw.channels = { telegram: { apiRoot: telegramApiRoot } };
   raw.gateway = { port: PORTS.gateway, dedicatedPortBase: PORTS.dedicatedBase };
   raw.metering = { ...raw.metering, api: { port: PORTS.reconcile } };
   raw.litellm = { ...raw.litellm, baseUrl: litellmUrl };
@@ -135,6 +141,9 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
   let litellm: Standin | null = null;
   let cloudflare: CloudflareStandin | null = null;
   let bitwarden: BitwardenStandin | null = null;
+  /** One Bot API stand-in per bot (the shared gateway's and erin's own), behind one apiRoot. */
+  const bots = new Map<string, TelegramStandin>();
+  let telegram: TelegramRouter | null = null;
   /** The machine account's access token: given to the first install only, which stores it with systemd-creds. */
   let bwsToken: string | null = null;
   /** The install reaches the Cloudflare API stand-in on the host's loopback. */
@@ -146,6 +155,8 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
   const vault = new Map<string, string>();
   let packed = false;
   let installed = false;
+  /** alice's ledger line after her Telegram turn, to compare with the restored appliance's */
+  let aliceLedger: { requests: number; spendNusd: number } | null = null;
 
   /**
    * One step of the install story. A step whose prerequisite failed is skipped with the reason rather
@@ -179,6 +190,8 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     await litellm?.close();
     await cloudflare?.stop();
     await bitwarden?.close();
+    await telegram?.close();
+    for (const b of bots.values()) await b.close();
     say("figures:\n" + Object.entries(figures).map(([k, v]) => `  ${k.padEnd(34)} ${v}`).join("\n"));
   });
 
@@ -260,8 +273,12 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
   step("installs on / with two shared users and one dedicated user", "packed", async () => {
     litellm = await startLitellm({ masterKey });
     if (SECRETS_BACKEND === "bitwarden") bitwarden = await startBitwarden();
-    plan = buildConfig(litellm.url, bitwarden ? { organizationId: bitwarden.organizationId, projectId: bitwarden.projectId, serverUrl: bitwarden.url } : null);
-    for (const name of Object.values(plan.config.secrets.map)) vault.set(name, `e2e-${randomBytes(16).toString("hex")}`);
+    // BotFather-shaped tokens (<numeric id>:<35 characters>), one stand-in each.
+    const botTokens = { TELEGRAM_BOT_TOKEN: `7000000001:${randomBytes(26).toString("base64url")}`, TELEGRAM_BOT_TOKEN_ERIN: `7000000002:${randomBytes(26).toString("base64url")}` };
+    for (const token of Object.values(botTokens)) bots.set(token, await startTelegramStandin({ token }));
+    telegram = await startTelegramRouter(bots);
+    plan = buildConfig(litellm.url, bitwarden ? { organizationId: bitwarden.organizationId, projectId: bitwarden.projectId, serverUrl: bitwarden.url } : null, telegram.apiRoot);
+    for (const [env, name] of Object.entries(plan.config.secrets.map)) vault.set(name, botTokens[env as keyof typeof botTokens] ?? `e2e-${randomBytes(16).toString("hex")}`);
     const masterName = plan.config.secrets.map.LITELLM_MASTER_KEY;
     if (masterName) vault.set(masterName, masterKey);
     if (bitwarden) {
@@ -357,6 +374,52 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
 
   step("the reconcile daemon's /health answers", "installed", async () => {
     expect(await health(plan.config.metering.api.port)).toBeTypeOf("object");
+  });
+
+  step("a Telegram message from alice's peer gets alice's agent's reply on alice's key, and the ledger meters it to the nano-dollar", "installed", async () => {
+    const shared = bots.get(vault.get(plan.config.secrets.map.TELEGRAM_BOT_TOKEN!)!)!;
+    const alice = plan.config.users.find((u) => u.id === "alice")!;
+    const peer = alice.channels.telegram!.peer;
+    await shared.waitForPoller(120_000);
+    const since = Date.now();
+    shared.injectPrivateMessage(peer, "Hi, this is Alice.");
+    const reply = await shared.waitForSent(peer, { since, timeoutMs: 120_000 });
+    figures["telegram message → reply"] = secs(reply.at - since);
+    expect(reply.plain).toContain(replyText("wirebot/alice"));
+
+    // The turn's model calls (the agent's and its utility recaps) all went through alice's key.
+    await sleep(5_000);
+    const rows = litellm!.store.rows.filter((r) => r.startMs >= since - 1_000);
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    expect(rows.map((r) => r.key_alias)).toEqual(rows.map(() => "wirebot/alice"));
+    const wantNusd = rows.reduce((sum, r) => sum + Math.round(r.spend * 1e9), 0);
+
+    // The daemon ingests rows older than its settle delay; it runs a cycle when it starts.
+    const settleMs = plan.config.metering.settleSeconds * 1000;
+    await sleep(Math.max(0, Math.max(...rows.map((r) => r.startMs)) + settleMs + 15_000 - Date.now()));
+    await c.execOk("systemctl restart wirebot-reconcile.service");
+    let got: { requests: number; spendNusd: number } | undefined;
+    for (let i = 0; i < 60; i++) {
+      const u = await c.exec("wirebot usage --agent alice --json");
+      got = u.code === 0 ? (JSON.parse(u.stdout) as { agents: { agent: string; requests: number; spendNusd: number }[] }).agents.find((a) => a.agent === "alice") : undefined;
+      if (got && got.requests >= rows.length) break;
+      await sleep(1000);
+    }
+    expect(got).toMatchObject({ requests: rows.length, spendNusd: wantNusd });
+    figures["alice's turn in the ledger"] = `${rows.length} call(s), ${wantNusd} nano-USD`;
+    aliceLedger = { requests: rows.length, spendNusd: wantNusd };
+  });
+
+  step("backup while everything runs: one archive, mode 0600, no secret value in it", "installed", async () => {
+    await c.execOk(`printf 'alice wrote this before the backup\n' > ${workspaceDir(plan.config, "alice")}/E2E-NOTE.md`);
+    await c.execOk(`wirebot backup ${BACKUP}`, { timeoutMs: 5 * 60_000 });
+    expect((await c.execOk(`stat -c '%a %U' ${BACKUP}`)).stdout.trim()).toBe("600 root");
+    // Every vault value, and every value on tmpfs now (generated keys included), is absent from the archive's bytes.
+    const values = [...vault.values(), ...(await secretValuesInRun())];
+    c.writeFile("/root/e2e-secret-patterns", values.join("\n") + "\n", 0o600);
+    const leak = await c.exec(`zcat ${BACKUP} | grep -c -F -f /root/e2e-secret-patterns || true`);
+    await c.execOk("rm -f /root/e2e-secret-patterns");
+    expect(leak.stdout.trim(), "secret values inside the backup").toBe("0");
   });
 
   step("secrets live only in /run/wirebot (tmpfs, 0600) and in no file under /etc /data /opt /var", "installed", async () => {
@@ -502,9 +565,29 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     const leftovers = [PATHS.etcDir, plan.config.paths.data, "/opt/wirebot", PATHS.ledgerDir, PATHS.runDir, PATHS.sysusers, PATHS.tmpfiles, PATHS.tunnelConfig];
     const r = await c.exec(`for p in ${leftovers.map(shq).join(" ")}; do test -e "$p" && echo "$p"; done; ls /etc/systemd/system | grep -E '^(wirebot-|clawdbot-gateway|cloudflared-wirebot)' || true`);
     expect(r.stdout.trim().split("\n").filter(Boolean)).toEqual([]);
-    const users = ["wirebot", ...plan.layout.dedicated.map((g) => g.serviceUser)];
+    const users = ["wirebot", ...plan.layout.dedicated.map((g) => g.serviceUser), "wb-gina"];
     const pw = await c.exec(`for u in ${users.join(" ")}; do getent passwd $u; done`);
     expect(pw.stdout.trim()).toBe("");
+  });
+
+  step("restore onto the purged host: runtime installed, token stored, everything active, data and ledger as backed up", "installed", async () => {
+    const t0 = performance.now();
+    const cmd = bwsToken ? `IFS= read -r BWS_ACCESS_TOKEN && export BWS_ACCESS_TOKEN && wirebot restore ${BACKUP}` : `wirebot restore ${BACKUP}`;
+    await c.execOk(cmd, { env: installEnv(), ...(bwsToken ? { input: `${bwsToken}\n` } : {}), timeoutMs: 20 * 60_000 });
+    figures["restore onto the purged host"] = secs(performance.now() - t0);
+    const all = [...units(), "clawdbot-gateway@gina.service"];
+    for (let i = 0; i < 60 && (await c.exec(`systemctl is-active ${all.join(" ")}`)).code !== 0; i++) await sleep(1000);
+    const r = await c.exec(`systemctl is-active ${all.join(" ")}`);
+    expect(Object.fromEntries(all.map((u, i) => [u, r.stdout.trim().split("\n")[i]]))).toEqual(Object.fromEntries(all.map((u) => [u, "active"])));
+    await health(plan.layout.shared!.port);
+    expect((await c.execOk(`cat ${workspaceDir(plan.config, "alice")}/E2E-NOTE.md`)).stdout).toBe("alice wrote this before the backup\n");
+    expect((await c.execOk(`stat -c '%U' ${workspaceDir(plan.config, "alice")}/E2E-NOTE.md`)).stdout.trim()).toBe("wirebot");
+    if (aliceLedger) {
+      const u = JSON.parse((await c.execOk("wirebot usage --agent alice --json")).stdout) as { agents: { agent: string; requests: number; spendNusd: number }[] };
+      expect(u.agents.find((a) => a.agent === "alice")).toMatchObject(aliceLedger);
+    }
+    const p = await c.exec(PLAN_EMPTY);
+    expect(p.code, `plan after restore:\n${p.stdout}${p.stderr}`).toBe(0);
   });
 
   // ---- Teardown is a test too: a harness that leaks containers poisons every later run ----------
