@@ -12,7 +12,7 @@ import { createNodeHost } from "../host/node-host.ts";
 import { captureIo } from "../io.ts";
 import { createLogger } from "../log.ts";
 import { startStandin, type Standin } from "../../test/bitwarden-standin/server.ts";
-import { captureLog, CRED_DIR, diskRoot, FAST_RETRY, KNOWN, seedToken, testConfig, tmpfsRoot } from "../../test/bitwarden-standin/fixtures.ts";
+import { captureLog, CRED_DIR, diskRoot, FAST_RETRY, KNOWN, startSeededVault, testConfig, tmpfsRoot } from "../../test/bitwarden-standin/fixtures.ts";
 import { tokenParts } from "./backend.ts";
 
 
@@ -67,11 +67,7 @@ describe("bitwarden and file backends", () => {
 
   beforeEach(async () => {
     vi.stubEnv("NO_PROXY", "127.0.0.1");
-    s = await startStandin();
-    for (const [k, v] of Object.entries(KNOWN)) s.addSecret(k, v);
-    token = s.addMachineAccount().text;
-    ({ root, cleanup } = await tmpfsRoot());
-    await seedToken(root, token);
+    ({ s, token, root, close: cleanup } = await startSeededVault());
     secrets = [...Object.values(KNOWN), ...tokenParts(token)];
   });
   afterEach(async () => {

@@ -11,7 +11,7 @@ import { parseEnvFile } from "./env-file.ts";
 import { pickPerKey } from "./bitwarden.ts";
 import { PULL_STATUS_PATH, readPullStatus } from "./pull.ts";
 import { startStandin, type Standin } from "../../test/bitwarden-standin/server.ts";
-import { captureLog, CRED_DIR, diskRoot, FAST_RETRY, GENERATED_NAMES, KNOWN, seedToken, testConfig, tmpfsRoot } from "../../test/bitwarden-standin/fixtures.ts";
+import { captureLog, CRED_DIR, diskRoot, FAST_RETRY, GENERATED_NAMES, KNOWN, seedToken, startSeededVault, testConfig, tmpfsRoot } from "../../test/bitwarden-standin/fixtures.ts";
 
 
 const readEnv = async (root: string, p: string) => parseEnvFile(await readFile(path.join(root, p), "utf8"));
@@ -26,11 +26,7 @@ describe("bitwarden backend (real SDK, stand-in server)", () => {
 
   beforeEach(async () => {
     vi.stubEnv("NO_PROXY", "127.0.0.1");
-    s = await startStandin();
-    for (const [k, v] of Object.entries(KNOWN)) s.addSecret(k, v);
-    token = s.addMachineAccount().text;
-    ({ root, cleanup } = await tmpfsRoot());
-    await seedToken(root, token);
+    ({ s, token, root, close: cleanup } = await startSeededVault());
   });
   afterEach(async () => {
     await s.close();

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseConfig } from "../../installer/config/load.ts";
 import type { Config } from "../../installer/config/schema.ts";
+import { startStandin, type Standin } from "./server.ts";
 
 /** Values a test seeds into the vault; every leak check looks for these (and for generated values). */
 export const KNOWN = {
@@ -93,4 +94,22 @@ export const CRED_DIR = "/run/credentials/wirebot-secrets.service";
 export async function seedToken(root: string, token: string): Promise<void> {
   await mkdir(path.join(root, CRED_DIR), { recursive: true });
   await writeFile(path.join(root, CRED_DIR, "bws-access-token"), token + "\n", { mode: 0o600 });
+}
+
+/** A running stand-in holding KNOWN, a machine account, and a tmpfs root whose credstore holds that account's token. */
+export async function startSeededVault(): Promise<{ s: Standin; token: string; root: string; close: () => Promise<void> }> {
+  const s = await startStandin();
+  for (const [k, v] of Object.entries(KNOWN)) s.addSecret(k, v);
+  const token = s.addMachineAccount().text;
+  const { root, cleanup } = await tmpfsRoot();
+  await seedToken(root, token);
+  return {
+    s,
+    token,
+    root,
+    close: async () => {
+      await s.close();
+      await cleanup();
+    },
+  };
 }
