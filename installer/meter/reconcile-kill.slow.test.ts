@@ -21,7 +21,14 @@ interface Run {
   out: string;
 }
 
-function runMeter(args: string[], env: Record<string, string>, killAfterMs: number | null): Promise<Run> {
+/**
+ * Runs the meter; with `killAt`, SIGKILLs it a random 0–300 ms after the stand-in has served it that many
+ * /spend requests. Counting requests rather than wall time puts every kill inside the ingest on any machine
+ * speed (120,000 rows need at least 120 pages), and the extra delay lands kills in parsing and commits too.
+ */
+function runMeter(args: string[], env: Record<string, string>, killAt: number | null): Promise<Run> {
+  const spendRequests = () => s.requests.filter((r) => r.startsWith("/spend")).length;
+  const startCount = spendRequests();
   const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "installer/meter/reconcile-main.ts"), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env, WIREBOT_LOG_LEVEL: "warn" },
@@ -31,10 +38,18 @@ function runMeter(args: string[], env: Record<string, string>, killAfterMs: numb
   child.stdout.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr.on("data", (d: Buffer) => (out += d.toString()));
   let killed = false;
-  const timer = killAfterMs === null ? null : setTimeout(() => ((killed = child.kill("SIGKILL")), undefined), killAfterMs);
+  let killTimer: NodeJS.Timeout | null = null;
+  const poll =
+    killAt === null
+      ? null
+      : setInterval(() => {
+          if (killTimer || spendRequests() - startCount < killAt) return;
+          killTimer = setTimeout(() => ((killed = child.kill("SIGKILL")), undefined), Math.random() * 300);
+        }, 2);
   return new Promise((resolve) =>
     child.once("exit", (code) => {
-      if (timer) clearTimeout(timer);
+      if (poll) clearInterval(poll);
+      if (killTimer) clearTimeout(killTimer);
       resolve({ code, killed, out });
     }),
   );
@@ -69,12 +84,14 @@ describe("kill -9 during a large ingest", () => {
     const base = ["--config", cfg, "--ledger", ledger, "--backfill-from", new Date(from - 60_000).toISOString()];
 
     const kills: number[] = [];
-    // The daemon first (its API and cron running), then --once runs, each killed at a random moment.
-    const first = await runMeter([...base, "--daemon", "--api-port", "0"], env, 2_500 + Math.random() * 3_000);
+    // The daemon first (its API and cron running), then --once runs, each killed at a random point of its
+    // ingest. At most 40 requests per kill, so the daemon and the first --once die before 120 pages are read.
+    const killPoint = () => 3 + Math.floor(Math.random() * 38);
+    const first = await runMeter([...base, "--daemon", "--api-port", "0"], env, killPoint());
     expect(first.killed).toBe(true);
     kills.push(1);
     for (let i = 0; i < 5; i++) {
-      const r = await runMeter([...base, "--once"], env, 1_500 + Math.random() * 5_000);
+      const r = await runMeter([...base, "--once"], env, killPoint());
       if (r.killed) kills.push(1);
       else expect(r.code, r.out).toBe(0);
     }
@@ -90,6 +107,7 @@ describe("kill -9 during a large ingest", () => {
     // aggregates were written in the same transactions, so they agree too
     expect(db.prepare("SELECT sum(spend_nusd) FROM spend_daily").pluck().get()).toBe(db.prepare("SELECT sum(spend_nusd) FROM spend_events").pluck().get());
     db.close();
+    console.log(`[kill] ${kills.length} of 6 runs killed mid-ingest; ${s.requests.length} requests served; ledger equals ground truth`);
     expect(kills.length).toBeGreaterThanOrEqual(2);
 
     // and one more run is a replay that adds nothing
