@@ -29,7 +29,8 @@ test("getUpdates: offset confirms earlier updates, a long poll wakes on a new me
   const started = Date.now();
   tg.injectPrivateMessage(456, "two");
   const r = await poll;
-  expect(Date.now() - started).toBeLessThan(1_000);
+  // woken by the message, not by its 5 s timeout (a wide margin: this is behaviour, not a speed target)
+  expect(Date.now() - started).toBeLessThan(4_000);
   expect(r.body.result.map((u: any) => u.message.text)).toEqual(["two"]);
 });
 
