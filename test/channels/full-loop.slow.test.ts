@@ -37,7 +37,7 @@ let gatewayEnv: Record<string, string>;
 const timings: Record<string, number> = {};
 
 /** Two users of the shared gateway, each on their own Telegram peer, with LiteLLM at the stand-in. */
-function twoUserConfig(litellmUrl: string, port: number): Config {
+function twoUserConfig(litellmUrl: string, telegramApiRoot: string, port: number): Config {
   return ConfigSchema.parse({
     domain: "wirebot.example.org",
     mode: "shared",
@@ -47,6 +47,8 @@ function twoUserConfig(litellmUrl: string, port: number): Config {
     secrets: { backend: "file", file: { path: "/etc/wirebot/test-secrets.env" }, map: { TELEGRAM_BOT_TOKEN: "wirebot/telegram-bot-token" } },
     // Rows are readable as soon as the stand-in has flushed them: no settle lag in a test.
     metering: { settleSeconds: 0 },
+    // the Bot API stand-in, through the same key a sysadmin uses for a self-hosted Bot API server
+    channels: { telegram: { apiRoot: telegramApiRoot } },
     users: [
       { id: "alice", name: "Alice", channels: { telegram: { peer: ALICE_PEER } } },
       { id: "bob", name: "Bob", channels: { telegram: { peer: BOB_PEER } } },
@@ -61,12 +63,10 @@ beforeAll(async () => {
   seedKey(lit.store, KEYS.alice, "wirebot/alice");
   seedKey(lit.store, KEYS.bob, "wirebot/bob");
 
-  config = twoUserConfig(lit.url, await freeLoopbackPort());
+  config = twoUserConfig(lit.url, tg.apiRoot, await freeLoopbackPort());
   const layout = resolveLayout(config);
   const g = layout.shared!;
-  const doc = gatewayConfigObject(config, layout, g) as { channels: { telegram: Record<string, unknown> } };
-  // apiRoot is a test-only key: wirebot.yaml has no place for it, production talks to api.telegram.org.
-  doc.channels.telegram["apiRoot"] = tg.apiRoot;
+  const doc = gatewayConfigObject(config, layout, g);
   mkdirSync(g.stateDir, { recursive: true, mode: 0o700 });
   for (const u of config.users) mkdirSync(path.join(config.paths.data, "users", u.id, "workspace"), { recursive: true, mode: 0o700 });
   writeFileSync(g.configPath, JSON.stringify(doc, null, 2) + "\n", { mode: 0o600 });
