@@ -53,8 +53,17 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
         access: accessFor(t.access, hosts),
       });
       for (const ch of result.changes) if (ch.action !== "unchanged") ctx.io.err(`  ${ch.action} ${ch.kind} ${ch.name}`);
+      // The vault feeds cloudflared at every boot, so it must hold the token of the tunnel that exists now: a
+      // tunnel deleted and recreated in the dashboard, or a rotated tunnel secret, has a new one.
       const name = secrets.tunnelToken!.vaultName;
-      if (result.token && !(await backend.get([name])).has(name)) await backend.create(name, result.token);
+      if (result.token) {
+        const stored = (await backend.get([name])).get(name);
+        if (stored === undefined) await backend.create(name, result.token);
+        else if (stored !== result.token) {
+          await backend.update(name, result.token);
+          ctx.io.err(`  updated vault secret '${name}': Cloudflare now issues a different token for tunnel '${t.name}'`);
+        }
+      }
     } finally {
       await backend.close?.();
     }

@@ -9,6 +9,8 @@ export interface SecretsBackend {
   get(names: readonly string[]): Promise<Map<string, string>>;
   /** Stores a new secret; called only for a name `get` reported absent. */
   create(name: string, value: string): Promise<void>;
+  /** Replaces the value of a secret `get` reported present (the one `get` read), keeping its name, place and note. */
+  update(name: string, value: string): Promise<void>;
   /** Credentials of the backend itself (the access token): scrubbed from every message like vault values. */
   readonly sensitive: readonly string[];
   close?(): Promise<void>;

@@ -16,6 +16,7 @@ interface SdkSecret {
   id: string;
   key: string;
   value: string;
+  note?: string | null;
   projectId?: string | null;
   creationDate: Date | string;
 }
@@ -25,6 +26,7 @@ interface SdkClient {
     list(organizationId: string): Promise<{ data: { id: string; key: string }[] }>;
     getByIds(ids: string[]): Promise<{ data: SdkSecret[] }>;
     create(organizationId: string, key: string, value: string, note: string, projectIds: string[]): Promise<{ id: string }>;
+    update(organizationId: string, id: string, key: string, value: string, note: string, projectIds: string[]): Promise<{ id: string }>;
   };
 }
 interface SdkModule {
@@ -65,7 +67,7 @@ export function clientSettings(b: BitwardenSettings): Record<string, string> {
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** Maps the SDK's error strings ("Received error message from server: [503 …] body", reqwest errors) to exit codes. */
-export function classifySdkError(e: unknown, action: "login" | "list" | "get" | "create", sensitive: readonly string[], projectId: string): WirebotError {
+export function classifySdkError(e: unknown, action: "login" | "list" | "get" | "create" | "update", sensitive: readonly string[], projectId: string): WirebotError {
   const raw = scrub(errorText(e), sensitive).slice(0, 400);
   const status = Number(/\[(\d{3})\b[^\]]*\]/.exec(raw)?.[1] ?? 0);
   if (status >= 500 || status === 429 || status === 408 || (status === 404 && action === "get")) {
@@ -79,9 +81,9 @@ export function classifySdkError(e: unknown, action: "login" | "list" | "get" | 
       hint: "the token may be revoked or mistyped: create a new access token for the machine account and store it with `wirebot install`",
     });
   }
-  if (status === 404 && action === "create") {
-    return configError("secrets.no-write-access", `Bitwarden refused to create a secret in project ${projectId}: ${raw}`, {
-      hint: "give the machine account 'Can read, write' access to that project, or create the missing secret by hand",
+  if (status === 404 && (action === "create" || action === "update")) {
+    return configError("secrets.no-write-access", `Bitwarden refused to ${action} a secret in project ${projectId}: ${raw}`, {
+      hint: `give the machine account 'Can read, write' access to that project, or ${action} the secret by hand`,
     });
   }
   if (status >= 400) return configError("secrets.vault-refused", `Bitwarden refused ${action}: ${raw}`);
@@ -119,7 +121,7 @@ export async function openBitwardenBackend(o: BitwardenBackendOptions): Promise<
     return c;
   }
 
-  async function call<T>(action: "list" | "get" | "create", fn: (c: SdkClient) => Promise<T>): Promise<T> {
+  async function call<T>(action: "list" | "get" | "create" | "update", fn: (c: SdkClient) => Promise<T>): Promise<T> {
     const c = client ?? (await login(false));
     try {
       return await fn(c);
@@ -139,26 +141,37 @@ export async function openBitwardenBackend(o: BitwardenBackendOptions): Promise<
     kind: "bitwarden",
     sensitive,
     async get(names) {
-      const wanted = new Set(names);
-      const listed = await call("list", (c) => c.secrets().list(settings.organizationId));
-      const ids = listed.data.filter((s) => wanted.has(s.key)).map((s) => s.id);
-      if (ids.length === 0) return new Map();
-      const full = (await call("get", (c) => c.secrets().getByIds(ids))).data;
-      return pickPerKey(full, settings.projectId);
+      return new Map([...(await read(names))].map(([k, s]) => [k, s.value]));
     },
     async create(name, value) {
       await call("create", (c) => c.secrets().create(settings.organizationId, name, value, GENERATED_NOTE, [settings.projectId]));
     },
+    async update(name, value) {
+      const current = (await read([name])).get(name);
+      if (!current) throw configError("secrets.update-missing", `cannot update '${name}': the vault no longer holds it`, { hint: "run `wirebot apply` again; it creates what is missing" });
+      // The secret `get` picked (see pickPerKey), in the project it already lives in, with its note kept.
+      const project = current.projectId ?? settings.projectId;
+      await call("update", (c) => c.secrets().update(settings.organizationId, current.id, name, value, current.note ?? GENERATED_NOTE, [project]));
+    },
   };
+
+  async function read(names: readonly string[]): Promise<Map<string, SdkSecret>> {
+    const wanted = new Set(names);
+    const listed = await call("list", (c) => c.secrets().list(settings.organizationId));
+    const ids = listed.data.filter((s) => wanted.has(s.key)).map((s) => s.id);
+    if (ids.length === 0) return new Map();
+    const full = (await call("get", (c) => c.secrets().getByIds(ids))).data;
+    return pickPerKey(full, settings.projectId);
+  }
 }
 
 /**
  * Bitwarden does not keep keys unique. One rule every host applies alike: the configured project first, then the
  * oldest secret, so two hosts that raced to create the same generated secret still converge on one value.
  */
-export function pickPerKey(secrets: readonly SdkSecret[], projectId: string): Map<string, string> {
+export function pickPerKey<S extends SdkSecret>(secrets: readonly S[], projectId: string): Map<string, S> {
   const rank = (s: SdkSecret) => [s.projectId === projectId ? 0 : 1, new Date(s.creationDate).getTime(), s.id] as const;
-  const best = new Map<string, SdkSecret>();
+  const best = new Map<string, S>();
   for (const s of secrets) {
     const cur = best.get(s.key);
     if (!cur) {
@@ -168,5 +181,5 @@ export function pickPerKey(secrets: readonly SdkSecret[], projectId: string): Ma
     const [a, b] = [rank(s), rank(cur)];
     if (a[0] < b[0] || (a[0] === b[0] && (a[1] < b[1] || (a[1] === b[1] && a[2] < b[2])))) best.set(s.key, s);
   }
-  return new Map([...best].map(([k, s]) => [k, s.value]));
+  return best;
 }

@@ -34,17 +34,21 @@ export function createFileBackend(host: Host, path: string): SecretsBackend {
       const all = await load();
       return new Map(names.flatMap((n) => (all.has(n) ? [[n, all.get(n)!] as const] : [])));
     },
-    async create(name, value) {
-      const buf = await host.readFile(path);
-      const doc = parseDocument(buf ? buf.toString("utf8") : "");
-      let text: string;
-      if (isMap(doc.contents)) {
-        doc.set(name, value);
-        text = doc.toString();
-      } else {
-        text = `# wirebot development secrets (secrets.backend: file). Never use on a real host.\n${stringify({ [name]: value })}`;
-      }
-      await host.writeFileAtomic(path, text, { mode: 0o600 });
-    },
+    create: (name, value) => write(name, value),
+    update: (name, value) => write(name, value),
   };
+
+  /** Sets one name, keeping the file's other entries and comments. */
+  async function write(name: string, value: string): Promise<void> {
+    const buf = await host.readFile(path);
+    const doc = parseDocument(buf ? buf.toString("utf8") : "");
+    let text: string;
+    if (isMap(doc.contents)) {
+      doc.set(name, value);
+      text = doc.toString();
+    } else {
+      text = `# wirebot development secrets (secrets.backend: file). Never use on a real host.\n${stringify({ [name]: value })}`;
+    }
+    await host.writeFileAtomic(path, text, { mode: 0o600 });
+  }
 }

@@ -8,7 +8,7 @@ import { createNodeHost } from "../host/node-host.ts";
 import { captureIo } from "../io.ts";
 import { createLogger } from "../log.ts";
 import { parseEnvFile } from "./env-file.ts";
-import { pickPerKey } from "./bitwarden.ts";
+import { openBitwardenBackend, pickPerKey } from "./bitwarden.ts";
 import { PULL_STATUS_PATH, readPullStatus } from "./pull.ts";
 import { startStandin, type Standin } from "../../test/bitwarden-standin/server.ts";
 import { captureLog, CRED_DIR, diskRoot, FAST_RETRY, GENERATED_NAMES, KNOWN, seedToken, startSeededVault, testConfig, tmpfsRoot } from "../../test/bitwarden-standin/fixtures.ts";
@@ -198,6 +198,38 @@ describe("bitwarden backend (real SDK, stand-in server)", () => {
   });
 });
 
+describe("bitwarden backend update (real SDK, stand-in server)", () => {
+  test("replaces the value of the secret get picked, keeps its note and project, and needs write access", async () => {
+    const v = await startSeededVault();
+    try {
+      const name = "wirebot/tunnel-token/wirebot";
+      // two secrets with one key: get reads the oldest, so update must change that one and no other
+      const picked = v.s.addSecret(name, "OLD-token-value", { note: "set by hand", creationDate: "2026-01-01T00:00:00.000Z" });
+      const other = v.s.addSecret(name, "NEWER-duplicate-value", { creationDate: "2026-02-01T00:00:00.000Z" });
+      const settings = testConfig({ backend: "bitwarden", organizationId: v.s.organizationId, projectId: v.s.projectId, serverUrl: v.s.url }).secrets.bitwarden!;
+      await mkdir(path.join(v.root, PATHS.runDir), { recursive: true }); // the SDK state file's tmpfs dir, made by a pull
+      const host = createNodeHost({ root: v.root });
+      const backend = await openBitwardenBackend({ host, settings, token: v.token });
+      await backend.update(name, "NEW-token-value");
+      expect((await backend.get([name])).get(name)).toBe("NEW-token-value");
+      const byId = new Map(v.s.plainSecrets().map((x) => [x.id, x]));
+      expect(byId.get(picked)).toMatchObject({ value: "NEW-token-value", note: "set by hand", projectId: v.s.projectId });
+      expect(byId.get(other)?.value).toBe("NEWER-duplicate-value");
+      expect(v.s.requests.filter((r) => r.method === "PUT").map((r) => r.path)).toEqual([`/api/secrets/${picked}`]);
+      await backend.close?.();
+
+      // a read-only machine account gets the fix, and the vault keeps its value
+      const readOnly = v.s.addMachineAccount({ read: [v.s.projectId], write: [] }).text;
+      const ro = await openBitwardenBackend({ host: createNodeHost({ root: v.root }), settings, token: readOnly });
+      await expect(ro.update(name, "REFUSED-token-value")).rejects.toMatchObject({ code: "secrets.no-write-access" });
+      expect(v.s.plainSecrets().find((x) => x.id === picked)?.value).toBe("NEW-token-value");
+      await ro.close?.();
+    } finally {
+      await v.close();
+    }
+  });
+});
+
 describe("pickPerKey", () => {
   test("duplicates resolve alike on every host: configured project first, then the oldest", () => {
     const p = "p1";
@@ -209,7 +241,7 @@ describe("pickPerKey", () => {
       ],
       p,
     );
-    expect(picked.get("k")).toBe("older");
+    expect(picked.get("k")?.value).toBe("older");
   });
 });
 

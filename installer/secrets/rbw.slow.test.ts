@@ -8,6 +8,7 @@ import type { ExecOptions } from "../host/host.ts";
 import { createNodeHost } from "../host/node-host.ts";
 import { captureIo } from "../io.ts";
 import { parseEnvFile } from "./env-file.ts";
+import { createRbwBackend } from "./rbw.ts";
 import { FAST_RETRY, GENERATED_NAMES, KNOWN, testConfig, tmpfsRoot } from "../../test/bitwarden-standin/fixtures.ts";
 
 const FAKE_DIR = path.resolve("test/fake-rbw");
@@ -24,7 +25,7 @@ beforeEach(async () => {
 });
 afterEach(async () => cleanup());
 
-async function seed(entries: { name: string; password: string; folder?: string }[]) {
+async function seed(entries: { name: string; password: string; folder?: string; notes?: string }[]) {
   await writeFile(db, JSON.stringify(entries), { mode: 0o600 });
 }
 
@@ -103,4 +104,25 @@ test("a locked vault is 78 with the fix; a missing rbw is 69; a failing sync is 
   expect(await secretsPullCommand({}, testConfig({ backend: "rbw" }), host({ FAKE_RBW_SYNC_FAIL: "1" }), sync, { retry: FAST_RETRY })).toBe(75);
   expect(await readFile(path.join(root, PATHS.gatewayEnv)).catch(() => null)).toBeNull();
   await appendFile(db, ""); // db untouched by failures
+});
+
+test("update rewrites the exact entry through `rbw edit` on stdin, keeps its note, and puts no value in argv", async () => {
+  await seed([
+    { name: "wirebot/tunnel-token/wirebot", password: "OLD-tunnel-token-value", folder: "wirebot", notes: "rotated by wirebot apply" },
+    { name: "wirebot/tunnel-token/wirebot-2", password: "OTHER-tunnel-token-value", folder: "wirebot" },
+  ]);
+  const backend = createRbwBackend({ host: host(), folder: "wirebot" });
+  await backend.update("wirebot/tunnel-token/wirebot", "NEW-tunnel-token-value");
+  expect((await backend.get(["wirebot/tunnel-token/wirebot"])).get("wirebot/tunnel-token/wirebot")).toBe("NEW-tunnel-token-value");
+
+  const vault = JSON.parse(await readFile(db, "utf8")) as { name: string; password: string; notes?: string }[];
+  expect(vault.find((e) => e.name === "wirebot/tunnel-token/wirebot")).toMatchObject({ password: "NEW-tunnel-token-value", notes: "rotated by wirebot apply" });
+  expect(vault.find((e) => e.name === "wirebot/tunnel-token/wirebot-2")?.password).toBe("OTHER-tunnel-token-value");
+  const argvs = (await readFile(path.join(root, "rbw", "argv.log"), "utf8")).trim().split("\n").map((l) => JSON.parse(l) as string[]);
+  expect(argvs).toContainEqual(["rbw", "edit", "--folder", "wirebot", "wirebot/tunnel-token/wirebot"]);
+  for (const argv of argvs) expect(argv.join(" ")).not.toMatch(/tunnel-token-value/);
+
+  // a name rbw does not hold is a clear error, not an `rbw edit` of some partial match
+  await expect(backend.update("wirebot/tunnel-token/gone", "x-value")).rejects.toMatchObject({ code: "secrets.update-missing" });
+  expect(JSON.parse(await readFile(db, "utf8"))).toHaveLength(2);
 });

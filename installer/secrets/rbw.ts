@@ -40,32 +40,46 @@ export function createRbwBackend(o: RbwBackendOptions): SecretsBackend {
     ready = true;
   }
 
+  /**
+   * `rbw get` falls back to a partial name match when no entry matches exactly (find_entry_raw), which could
+   * hand wirebot/gateway-token/dana's value to wirebot/gateway-token. Only exact names from the list are used.
+   */
+  async function listFolders(): Promise<Map<string, string[]>> {
+    const list = await run(["list", "--fields", "name,folder"]);
+    if (list.code !== 0) throw tempFailError("secrets.rbw-list", `rbw list failed: ${why(list) || `exit ${list.code}`}`);
+    const folders = new Map<string, string[]>();
+    for (const line of list.stdout.split("\n")) {
+      if (line === "") continue;
+      const [name = "", entryFolder = ""] = line.split("\t");
+      if (folder !== undefined && entryFolder !== folder) continue;
+      folders.set(name, [...(folders.get(name) ?? []), entryFolder]);
+    }
+    return folders;
+  }
+
+  /** The one folder ("" for none) holding `name`, or null when no entry has that exact name. */
+  function entryFolder(folders: Map<string, string[]>, name: string): string | null {
+    const where = folders.get(name);
+    if (!where) return null;
+    if (where.length > 1) {
+      throw configError("secrets.rbw-ambiguous", `rbw holds ${where.length} entries named '${name}'${folder ? ` in folder '${folder}'` : ""}`, {
+        hint: "delete the duplicates, or set secrets.rbw.folder",
+      });
+    }
+    return where[0]!;
+  }
+
   return {
     kind: "rbw",
     sensitive: [],
     async get(names) {
       await ensureReady();
-      // `rbw get` falls back to a partial name match when no entry matches exactly (find_entry_raw), which could
-      // hand wirebot/gateway-token/dana's value to wirebot/gateway-token. Only exact names from the list are fetched.
-      const list = await run(["list", "--fields", "name,folder"]);
-      if (list.code !== 0) throw tempFailError("secrets.rbw-list", `rbw list failed: ${why(list) || `exit ${list.code}`}`);
-      const folders = new Map<string, string[]>();
-      for (const line of list.stdout.split("\n")) {
-        if (line === "") continue;
-        const [name = "", entryFolder = ""] = line.split("\t");
-        if (folder !== undefined && entryFolder !== folder) continue;
-        folders.set(name, [...(folders.get(name) ?? []), entryFolder]);
-      }
+      const folders = await listFolders();
       const out = new Map<string, string>();
       for (const name of new Set(names)) {
-        const where = folders.get(name);
-        if (!where) continue;
-        if (where.length > 1) {
-          throw configError("secrets.rbw-ambiguous", `rbw holds ${where.length} entries named '${name}'${folder ? ` in folder '${folder}'` : ""}`, {
-            hint: "delete the duplicates, or set secrets.rbw.folder",
-          });
-        }
-        const args = ["get", ...(where[0] ? ["--folder", where[0]] : []), name];
+        const where = entryFolder(folders, name);
+        if (where === null) continue;
+        const args = ["get", ...(where ? ["--folder", where] : []), name];
         const r = await run(args);
         if (r.code !== 0) throw tempFailError("secrets.rbw-get", `rbw get '${name}' failed: ${why(r) || `exit ${r.code}`}`);
         // rbw println!s the password: drop exactly that one newline.
@@ -83,6 +97,27 @@ export function createRbwBackend(o: RbwBackendOptions): SecretsBackend {
       // rbw versions that read a piped stdin directly get the same text.
       const r = await run(["add", ...(folder ? ["--folder", folder] : []), name], `${value}\n`, { VISUAL: "cat >", EDITOR: "cat >" });
       if (r.code !== 0) throw tempFailError("secrets.rbw-add", `rbw add '${name}' failed: ${why(r) || `exit ${r.code}`}`);
+    },
+    async update(name, value) {
+      await ensureReady();
+      seen.add(value);
+      const where = entryFolder(await listFolders(), name);
+      if (where === null) throw configError("secrets.update-missing", `cannot update '${name}': rbw no longer holds it`, { hint: "run `wirebot apply` again; it creates what is missing" });
+      const at = [...(where ? ["--folder", where] : []), name];
+      // `rbw edit` replaces password and note from one buffer: read the note first so it survives.
+      const raw = await run(["get", "--raw", ...at]);
+      if (raw.code !== 0) throw tempFailError("secrets.rbw-get", `rbw get --raw '${name}' failed: ${why(raw) || `exit ${raw.code}`}`);
+      let entry: { notes?: string | null; data?: { password?: string | null } };
+      try {
+        entry = JSON.parse(raw.stdout) as typeof entry;
+      } catch {
+        throw tempFailError("secrets.rbw-get", `rbw get --raw '${name}' printed no JSON (rbw too old for --raw?)`, { hint: "upgrade rbw, or change the secret by hand" });
+      }
+      if (entry.data?.password) seen.add(entry.data.password);
+      // The buffer's first line is the password; a blank line, then the note (rbw's own edit format).
+      const buffer = `${value}\n${entry.notes ? `\n${entry.notes}\n` : ""}`;
+      const r = await run(["edit", ...at], buffer, { VISUAL: "cat >", EDITOR: "cat >" });
+      if (r.code !== 0) throw tempFailError("secrets.rbw-edit", `rbw edit '${name}' failed: ${why(r) || `exit ${r.code}`}`);
     },
   };
 }
