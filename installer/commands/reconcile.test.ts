@@ -6,6 +6,7 @@ import { request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { captureLogger, meterConfig, sampleStandin, SAMPLE_NOON } from "../../test/litellm-standin/fixtures.ts";
 import type { Standin } from "../../test/litellm-standin/server.ts";
+import { freeLoopbackPort } from "../../test/support/runtime.ts";
 import { captureIo } from "../io.ts";
 import { reconcileCommand } from "./reconcile.ts";
 
@@ -51,7 +52,9 @@ describe("reconcile --daemon", () => {
     s = await sampleStandin({ now: () => SAMPLE_NOON });
     const cap = captureLogger();
     const ac = new AbortController();
-    const config = meterConfig(s.url, { metering: { schedule: "* * * * * *", api: { port: 18_431 } } });
+    // a port the kernel just handed out, not a fixed one another process may hold
+    const port = await freeLoopbackPort();
+    const config = meterConfig(s.url, { metering: { schedule: "* * * * * *", api: { port } } });
     const run = reconcileCommand(
       { daemon: true, ledgerPath: ledger(), env: { LITELLM_MASTER_KEY: s.masterKey, WIREBOT_API_TOKEN: "tok" }, log: cap.log, signal: ac.signal, now: () => SAMPLE_NOON, backfillFrom: "2026-10-20" },
       config,
@@ -60,15 +63,15 @@ describe("reconcile --daemon", () => {
     let health: { status: string } = { status: "" };
     for (let i = 0; i < 100 && health.status !== "ok"; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      health = (await request("http://127.0.0.1:18431/health").then((r) => r.body.json()).catch(() => ({ status: "" }))) as { status: string };
+      health = (await request(`http://127.0.0.1:${port}/health`).then((r) => r.body.json()).catch(() => ({ status: "" }))) as { status: string };
     }
     expect(health.status).toBe("ok");
-    const usage = await request("http://127.0.0.1:18431/v1/usage?from=2026-10-20&to=2026-10-20&group=month", { headers: { authorization: "Bearer tok" } });
+    const usage = await request(`http://127.0.0.1:${port}/v1/usage?from=2026-10-20&to=2026-10-20&group=month`, { headers: { authorization: "Bearer tok" } });
     expect(((await usage.body.json()) as { rows: unknown[] }).rows).toHaveLength(3);
     await new Promise((r) => setTimeout(r, 1_200)); // at least one scheduled cycle
     ac.abort();
     expect(await run).toBe(0);
     expect(cap.text()).toContain("wirebot reconcile daemon stopped");
-    await expect(request("http://127.0.0.1:18431/health")).rejects.toThrow();
+    await expect(request(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
   });
 });
