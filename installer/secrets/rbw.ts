@@ -111,7 +111,8 @@ export function createRbwBackend(o: RbwBackendOptions): SecretsBackend {
       try {
         entry = JSON.parse(raw.stdout) as typeof entry;
       } catch {
-        throw tempFailError("secrets.rbw-get", `rbw get --raw '${name}' printed no JSON (rbw too old for --raw?)`, { hint: "upgrade rbw, or change the secret by hand" });
+        // not temporary: retrying will not teach this rbw a flag it lacks
+        throw preflightError("secrets.rbw-raw", `rbw get --raw '${name}' printed no JSON (rbw too old for --raw?)`, { hint: "upgrade rbw, or change the secret by hand" });
       }
       if (entry.data?.password) seen.add(entry.data.password);
       // The buffer's first line is the password; a blank line, then the note (rbw's own edit format).
