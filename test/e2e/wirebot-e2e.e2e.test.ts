@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { ConfigSchema, type Config } from "../../installer/config/schema.ts";
 import { PATHS, resolveLayout, userDir, workspaceDir, type Layout } from "../../installer/config/layout.ts";
+import { planSecrets } from "../../installer/config/secret-plan.ts";
 import { Container } from "./container.ts";
 import { runOk, shq, sleep } from "./proc.ts";
 import { ensureRootfs } from "./rootfs.ts";
@@ -530,6 +531,36 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     await expectAllActive();
     await health(plan.layout.shared!.port);
   });
+
+  if (CLOUDFLARED)
+    step("a tunnel deleted and recreated in Cloudflare: apply stores its new token in the vault and restarts only cloudflared", "installed", async () => {
+      const cf = cloudflare!;
+      const tunnelUnit = "cloudflared-wirebot.service";
+      const before = await invocations(units());
+      const oldToken = (await c.execOk(`cat ${PATHS.tunnelToken}`)).stdout.trim();
+      // what someone deleting the tunnel in the dashboard leaves behind
+      cf.tunnels.find((t) => t.deleted_at === null)!.deleted_at = new Date().toISOString();
+      const r = await c.execOk("wirebot apply", { env: installEnv(), timeoutMs: 10 * 60_000 });
+      const live = cf.tunnels.filter((t) => t.deleted_at === null);
+      expect(live).toHaveLength(1);
+      const name = planSecrets(plan.config, plan.layout).tunnelToken!.vaultName;
+      expect(r.stdout + r.stderr).toContain(`updated vault secret '${name}'`);
+      for (const v of [oldToken, ...vault.values()]) expect(r.stdout + r.stderr).not.toContain(v);
+
+      const newToken = (await c.execOk(`cat ${PATHS.tunnelToken}`)).stdout.trim();
+      expect(JSON.parse(Buffer.from(newToken, "base64").toString("utf8"))).toMatchObject({ t: live[0]!.id, s: live[0]!.secret });
+      const stored = bitwarden
+        ? bitwarden.plainSecrets().filter((x) => x.key === name).map((x) => x.value)
+        : [(parseYaml((await c.execOk(`cat ${DEV_SECRETS}`)).stdout) as Record<string, string>)[name]];
+      expect(stored).toEqual([newToken]);
+      const names = cf.records.filter((x) => x.content === `${live[0]!.id}.cfargotunnel.com`).map((x) => x.name).sort();
+      expect(names).toEqual(["api.wirebot.example.org", "helm-erin.wirebot.example.org", "helm.wirebot.example.org"]);
+
+      const after = await invocations(units());
+      expect(after.get(tunnelUnit)).not.toBe(before.get(tunnelUnit));
+      expect(new Map([...after].filter(([u]) => u !== tunnelUnit))).toEqual(new Map([...before].filter(([u]) => u !== tunnelUnit)));
+      await expectAllActive();
+    });
 
   step("user add --mode dedicated: the new gateway starts healthy; the secrets unit and the other gateways keep running", "installed", async () => {
     const keep = ["wirebot-secrets.service", ...plan.layout.gateways.map((g) => g.unit)];
