@@ -74,15 +74,21 @@ async function seedA() {
   return { ctx, db };
 }
 
+/** Host A seeded and backed up while its ledger connection was open (closed afterwards). */
+async function backedUpA() {
+  const { ctx, db } = await seedA();
+  const file = path.join(work, "wirebot.tar.gz");
+  expect(await backupCommand(ctx, { file })).toBe(0);
+  db.close();
+  return { ctx, file };
+}
+
 const withoutSecrets = (snap: Record<string, string>) =>
   Object.fromEntries(Object.entries(snap).filter(([p]) => !p.includes("credentials") && !p.endsWith(".env") && !p.endsWith("notes.txt")));
 
 describe("wirebot backup and restore", () => {
   it("restore into an empty root followed by apply gives the same data, an empty plan and the same ledger", async () => {
-    const { ctx, db } = await seedA();
-    const file = path.join(work, "wirebot.tar.gz");
-    expect(await backupCommand(ctx, { file })).toBe(0);
-    db.close();
+    const { file } = await backedUpA();
 
     const ctxB = testContext(b);
     expect(await restoreCommand(ctxB, { file })).toBe(0);
@@ -102,10 +108,7 @@ describe("wirebot backup and restore", () => {
   });
 
   it("restore on a live host installs the archived runtime pin first, then applies (files, then start)", async () => {
-    const { ctx, db } = await seedA();
-    const file = path.join(work, "wirebot.tar.gz");
-    expect(await backupCommand(ctx, { file })).toBe(0);
-    db.close();
+    const { file } = await backedUpA();
 
     const rec = recordingExec();
     const token = `0.${"1b2c3d4e-0000-4000-8000-00000000abcd"}.restoresecret:${Buffer.alloc(16, 7).toString("base64")}`;
@@ -136,10 +139,7 @@ describe("wirebot backup and restore", () => {
   });
 
   it("restore on a live host with no stored access token and no $BWS_ACCESS_TOKEN stops before writing anything (69)", async () => {
-    const { ctx, db } = await seedA();
-    const file = path.join(work, "wirebot.tar.gz");
-    expect(await backupCommand(ctx, { file })).toBe(0);
-    db.close();
+    const { file } = await backedUpA();
     const before = snapshotTree(b);
     let converged = false;
     const err = (await restoreCommand(testContext(b), { file }, {
@@ -158,10 +158,7 @@ describe("wirebot backup and restore", () => {
   });
 
   it("the archive holds no secret value: not /run/wirebot, not the credstore, not channel credentials, not a file that embeds one", async () => {
-    const { ctx, db } = await seedA();
-    const file = path.join(work, "wirebot.tar.gz");
-    await backupCommand(ctx, { file });
-    db.close();
+    const { ctx, file } = await backedUpA();
     const raw = gunzipSync(readFileSync(file));
     for (const [name, value] of Object.entries(SECRETS)) expect(raw.includes(Buffer.from(value)), name).toBe(false);
     const paths = (await gunzipTar(readFileSync(file))).map((e) => e.path);
@@ -171,10 +168,7 @@ describe("wirebot backup and restore", () => {
   });
 
   it("restore refuses an occupied root unless --force, and an archive with paths outside wirebot's, writing nothing", async () => {
-    const { ctx, db } = await seedA();
-    const file = path.join(work, "wirebot.tar.gz");
-    await backupCommand(ctx, { file });
-    db.close();
+    const { file } = await backedUpA();
     const before = snapshotTree(a);
     await expect(restoreCommand(testContext(a), { file })).rejects.toMatchObject({ code: "restore.occupied", kind: "usage" });
     expect(snapshotTree(a)).toEqual(before);
