@@ -1,6 +1,6 @@
 /** The steps of a live apply that talk to the outside: the Cloudflare tunnel, a secrets refresh, LiteLLM keys. */
 import Cloudflare from "cloudflare";
-import { litellmKeyVar, PATHS, resolveLayout } from "../config/layout.ts";
+import { litellmKeyVar, meteredAgents, PATHS, resolveLayout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import { CLOUDFLARE_TOKEN_VAR, LITELLM_MASTER_VAR, planSecrets } from "../config/secret-plan.ts";
 import { configError } from "../errors.ts";
@@ -101,9 +101,9 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
       const env = new Map<string, string>();
       for (const f of secrets.envFiles) for (const [k, v] of parseEnvFile((await ctx.host.readFile(f.path))?.toString("utf8") ?? "")) env.set(`${f.path}:${k}`, v);
       const keys = new Map<string, string>();
-      for (const g of layout.gateways) for (const u of g.users) {
-        const v = env.get(`${g.envFile}:${litellmKeyVar(u.id)}`);
-        if (v) keys.set(u.id, v);
+      for (const a of meteredAgents(config, layout)) {
+        const v = env.get(`${a.gateway.envFile}:${litellmKeyVar(a.id)}`);
+        if (v) keys.set(a.id, v);
       }
       const adminKey = env.get(`${PATHS.reconcileEnv}:${LITELLM_MASTER_VAR}`);
       if (!adminKey) throw configError("litellm.no-master-key", `${PATHS.reconcileEnv} has no ${LITELLM_MASTER_VAR} after the secrets pull`, { hint: "check secrets.map.LITELLM_MASTER_KEY and the vault" });

@@ -1,5 +1,6 @@
 /** `wirebot usage [--agent ID] [--from D] [--to D] [--json|--csv]`: spend per agent from the ledger. */
 import type { Config } from "../config/schema.ts";
+import { meteredAgents } from "../config/layout.ts";
 import { EXIT, usageError } from "../errors.ts";
 import type { Io } from "../io.ts";
 import { ApiError, parseUsageQuery, readUsage } from "../meter/api.ts";
@@ -34,8 +35,9 @@ export async function usageCommand(opts: UsageOptions, config: Config, io: Io): 
     if (err instanceof ApiError) throw usageError("usage.query", err.message, "dates are YYYY-MM-DD (UTC), both inclusive");
     throw err;
   }
-  if (q.agent !== null && !config.users.some((u) => u.id === q.agent) && q.agent !== "(unattributed)")
-    throw usageError("usage.agent", `no agent '${q.agent}' in the configuration`, `known: ${config.users.map((u) => u.id).join(", ")}`);
+  const known = meteredAgents(config).map((a) => a.id);
+  if (q.agent !== null && !known.includes(q.agent) && q.agent !== "(unattributed)")
+    throw usageError("usage.agent", `no agent '${q.agent}' in the configuration`, `known: ${known.join(", ")}`);
   const db = openLedgerDb(opts.ledgerPath ?? ledgerPathFor(opts.root), { readonly: true });
   try {
     const ledger = new Ledger(db, config.litellm.instanceId);

@@ -1,7 +1,9 @@
 /** Derives the appliance layout from a config: gateways, ports, service users, paths, env var names. Pure. */
 import { createHash } from "node:crypto";
 import type { ErrorIssue } from "../errors.ts";
-import { GATEWAY_PORT_SPAN, type Config, type UserConfig } from "./schema.ts";
+import { GATEWAY_PORT_SPAN, SYSTEM_AGENT_ID, type Config, type UserConfig } from "./schema.ts";
+
+export { SYSTEM_AGENT_ID };
 
 // prettier-ignore
 export const PATHS = {
@@ -131,6 +133,28 @@ function dedicatedPortAllocator(c: Config, hasShared: boolean): () => number {
     candidate += GATEWAY_PORT_SPAN;
     return port;
   };
+}
+
+/** An agent with a LiteLLM virtual key of its own, metered under its id. */
+export interface MeteredAgent {
+  id: string;
+  name: string;
+  monthlyUsd: number | null;
+  /** the shared gateway's system agent rather than a user */
+  system: boolean;
+  gateway: GatewayLayout;
+}
+
+/**
+ * Every user's agent, plus the shared gateway's system agent: ambient work (system-agent and
+ * Custodian consults) runs there on its own key, so no tenant pays for it. A dedicated gateway has
+ * one tenant, whose own agent is its system agent.
+ */
+export function meteredAgents(c: Config, l: Layout = resolveLayout(c)): MeteredAgent[] {
+  const out: MeteredAgent[] = [];
+  for (const g of l.gateways) for (const u of g.users) out.push({ id: u.id, name: u.name, monthlyUsd: u.budget?.monthlyUsd ?? null, system: false, gateway: g });
+  if (l.shared) out.push({ id: SYSTEM_AGENT_ID, name: "Wirebot system", monthlyUsd: null, system: true, gateway: l.shared });
+  return out;
 }
 
 /** Port rules the schema alone cannot see: gateway ranges must not overlap each other or the API port. */

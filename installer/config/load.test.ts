@@ -36,6 +36,12 @@ describe("parseConfig", () => {
     expect(r.issues.some((i) => i.startsWith(`${path}: must match`))).toBe(true);
   });
 
+  it("refuses the id 'wirebot': it is the shared gateway's system agent, metered on its own key", () => {
+    const r = issuesOf(withUsers(`  - id: wirebot\n    name: X`));
+    expect(r.exit).toBe(78);
+    expect(r.issues).toEqual([expect.stringMatching(/^users\[0\]\.id: 'wirebot' is reserved for the shared gateway's system agent/)]);
+  });
+
   it("lists every problem at once, with paths", () => {
     const r = issuesOf(withUsers(`  - { id: ok, name: A }\n  - { id: ok, name: B }\n  - { id: "a b", name: 3 }`));
     expect(r.issues).toContain("users[1].id: duplicate user id 'ok' (also users[0].id)");

@@ -16,8 +16,14 @@ const hostname = z.string().regex(DOMAIN_RE, "must be a DNS name such as helm.ex
 export const GatewayMode = z.enum(["shared", "dedicated"]);
 export const Trust = z.enum(["restricted", "sandboxed", "trusted"]);
 
+/** The shared gateway's system agent (ambient work on its own metered key): no user may take its id. */
+export const SYSTEM_AGENT_ID = "wirebot";
+
 const UserSchema = z.strictObject({
-  id: z.string().regex(USER_ID_RE, "must match ^[a-z][a-z0-9-]{0,30}$ (lower case letter first; letters, digits, '-'; at most 31 characters)"),
+  id: z
+    .string()
+    .regex(USER_ID_RE, "must match ^[a-z][a-z0-9-]{0,30}$ (lower case letter first; letters, digits, '-'; at most 31 characters)")
+    .refine((id) => id !== SYSTEM_AGENT_ID, `'${SYSTEM_AGENT_ID}' is reserved for the shared gateway's system agent; pick another id`),
   name: z.string().min(1).max(80),
   mode: GatewayMode.optional(),
   trust: Trust.optional(),

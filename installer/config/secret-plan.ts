@@ -1,5 +1,5 @@
 /** Which secret each consumer needs: env var, vault name, and whether wirebot generates it. Pure. */
-import { GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, type Layout } from "./layout.ts";
+import { GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, SYSTEM_AGENT_ID, type Layout } from "./layout.ts";
 import type { Config } from "./schema.ts";
 
 /** What to generate when the vault lacks the secret (never rotated once stored). */
@@ -51,7 +51,7 @@ export function planSecrets(c: Config, l: Layout): SecretPlan {
 
   const envFiles: EnvFilePlan[] = [];
   if (l.shared) {
-    const vars: SecretNeed[] = [named(GATEWAY_TOKEN_VAR, "wirebot/gateway-token", "token"), ...l.shared.users.map((u) => agentKey(u.id))];
+    const vars: SecretNeed[] = [named(GATEWAY_TOKEN_VAR, "wirebot/gateway-token", "token"), ...l.shared.users.map((u) => agentKey(u.id)), agentKey(SYSTEM_AGENT_ID)];
     const tg = fromMap(TELEGRAM_TOKEN_VAR);
     if (tg && l.shared.users.some((u) => u.channels.telegram)) vars.push(tg);
     envFiles.push({ path: PATHS.gatewayEnv, consumer: l.shared.unit, vars: [...vars, ...extras] });

@@ -66,6 +66,8 @@ describe("data", () => {
       { id: "scout", name: "Scout", mode: "shared", keys: 1, monthSpendUsd: "0.006627300", monthSpendNusd: 6_627_300, budget: { monthlyUsd: 0.005, percent: 132.54, reached: [80, 100], state: "over" } },
       { id: "builder", name: "Builder", mode: "shared", keys: 1, monthSpendUsd: "0.292760000", monthSpendNusd: 292_760_000, budget: { monthlyUsd: 1, percent: 29.27, reached: [], state: "ok" } },
       { id: "reviewer", name: "Reviewer", mode: "shared", keys: 1, monthSpendUsd: "0.190791840", monthSpendNusd: 190_791_840, budget: null },
+      // The shared gateway's system agent, metered under its own name.
+      { id: "wirebot", name: "Wirebot system", mode: "system", keys: expect.any(Number), monthSpendUsd: "0.000000000", monthSpendNusd: 0, budget: null },
     ]);
   });
 

@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { USER_ID_RE, type Config } from "../config/schema.ts";
+import { meteredAgents } from "../config/layout.ts";
 import { readBudgets } from "./budgets.ts";
 import type { DriftReport } from "./drift.ts";
 import { UNATTRIBUTED, type Ledger, type UsageRow } from "./ledger.ts";
@@ -162,12 +163,12 @@ export function handle(deps: ApiDeps, req: IncomingMessage): Reply {
       return {
         json: {
           month: dayOf(now).slice(0, 7),
-          agents: deps.config.users.map((u) => {
+          agents: meteredAgents(deps.config).map((u) => {
             const b = budgets.get(u.id)!;
             return {
               id: u.id,
               name: u.name,
-              mode: u.mode ?? deps.config.mode,
+              mode: u.system ? "system" : u.gateway.kind,
               keys: keys.filter((k) => k.agentId === u.id).length,
               monthSpendUsd: formatUsd(b.spentNusd),
               monthSpendNusd: b.spentNusd,

@@ -1,5 +1,6 @@
 /** Monthly budgets per agent: thresholds from metering.warnPercent, reported once, optional /key/block at 100 %. */
 import type { Logger } from "pino";
+import { meteredAgents } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import type { Ledger } from "./ledger.ts";
 import type { LiteLlmClient } from "./litellm-client.ts";
@@ -23,9 +24,9 @@ export function readBudgets(ledger: Ledger, config: Config, nowMs: number): Budg
   const month = monthOf(nowMs);
   const spent = ledger.monthSpend(month);
   const thresholds = [...config.metering.warnPercent].sort((a, b) => a - b);
-  return config.users.map((u) => {
+  return meteredAgents(config).map((u) => {
     const spentNusd = spent.get(u.id) ?? 0;
-    const monthlyUsd = u.budget?.monthlyUsd ?? null;
+    const monthlyUsd = u.monthlyUsd;
     if (monthlyUsd === null) return { agentId: u.id, month, monthlyUsd, spentNusd, percent: null, reached: [], state: "no-budget" };
     // Integer arithmetic on nano-USD: the budget in nano-USD is exact for any cent amount.
     const budgetNusd = Math.round(monthlyUsd * 1e9);

@@ -2,6 +2,7 @@
 import cron from "node-cron";
 import type { Logger } from "pino";
 import { configError, WirebotError } from "../errors.ts";
+import { meteredAgents } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import { startApi, type ApiServer } from "./api.ts";
 import { enforceBudgets, type BudgetAction } from "./budgets.ts";
@@ -55,7 +56,7 @@ export class Meter {
   async cycle(signal?: AbortSignal): Promise<CycleReport> {
     const { config, log } = this.o;
     try {
-      const hashes = await resolveAgentHashes(this.client, config.users.map((u) => u.id), this.o.agentKeys);
+      const hashes = await resolveAgentHashes(this.client, meteredAgents(config).map((a) => a.id), this.o.agentKeys);
       for (const [agentId, hs] of hashes) if (hs.length === 0) log.warn({ agentId }, "no LiteLLM key found for agent; its spend stays unattributed until `wirebot apply` registers it");
       this.ledger.ensureAgentKeys(hashes, this.now());
       const ingest = await runIngestCycle(this.client, this.ledger, {
@@ -75,7 +76,7 @@ export class Meter {
       let drift: DriftReport[] | null = null;
       if (this.cycles++ % (this.o.driftEvery ?? 1) === 0) {
         try {
-          drift = await checkDrift(this.client, this.ledger, new Map(config.users.map((u) => [u.id, this.ledger.hashesOf(u.id)])), { log });
+          drift = await checkDrift(this.client, this.ledger, new Map(meteredAgents(config).map((a) => [a.id, this.ledger.hashesOf(a.id)])), { log });
           this.lastDrift = drift;
         } catch (err) {
           // A failed sanity check must not fail a cycle whose ledger work is committed.

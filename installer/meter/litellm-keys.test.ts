@@ -12,7 +12,8 @@ afterEach(async () => {
   await s?.close();
 });
 
-const KEYS = { scout: "sk-fake-scout-key-0001", builder: "sk-fake-builder-key-0002" };
+// `wirebot` is the shared gateway's system agent: it has a key of its own like every user.
+const KEYS = { scout: "sk-fake-scout-key-0001", builder: "sk-fake-builder-key-0002", wirebot: "sk-fake-wirebot-key-0003" };
 
 describe("ensureAgentKeys", () => {
   it("creates each key once with alias, budget and metadata; a second run creates nothing", async () => {
@@ -21,17 +22,18 @@ describe("ensureAgentKeys", () => {
     client = new LiteLlmClient({ baseUrl: s.url, adminKey: s.masterKey, log });
     const config = meterConfig(s.url, { users: [{ id: "scout", name: "Scout", budget: { monthlyUsd: 20 } }, { id: "builder", name: "Builder" }] });
     const specs = agentKeySpecs(config, KEYS);
-    expect((await ensureAgentKeys(client, specs, log)).map((r) => r.outcome)).toEqual(["created", "created"]);
+    expect((await ensureAgentKeys(client, specs, log)).map((r) => [r.agentId, r.outcome])).toEqual([["scout", "created"], ["builder", "created"], ["wirebot", "created"]]);
     const scout = s.store.findKey(KEYS.scout)!;
     expect(scout).toMatchObject({ key_alias: "wirebot/scout", max_budget: 20, budget_duration: "1mo", models: ["gpt-4o-mini"] });
     expect(scout.metadata).toMatchObject({ agent_id: "scout", spend_logs_metadata: { agent_id: "scout" } });
     expect(s.store.findKey(KEYS.builder)).toMatchObject({ max_budget: null, budget_duration: null });
+    expect(s.store.findKey(KEYS.wirebot)).toMatchObject({ key_alias: "wirebot/wirebot", max_budget: null, metadata: { agent_id: "wirebot" } });
 
     const again = await ensureAgentKeys(client, specs, log);
-    expect(again.map((r) => r.outcome)).toEqual(["unchanged", "unchanged"]);
+    expect(again.map((r) => r.outcome)).toEqual(["unchanged", "unchanged", "unchanged"]);
     expect(again[0]!.keyHash).toBe(sha256Hex(KEYS.scout));
-    expect(s.store.keys.size).toBe(2);
-    expect(s.requests.filter((u) => u.startsWith("/key/generate"))).toHaveLength(2);
+    expect(s.store.keys.size).toBe(3);
+    expect(s.requests.filter((u) => u.startsWith("/key/generate"))).toHaveLength(3);
     // the key value went only into a request body: never a URL, never a log line
     expect(s.requests.join("\n")).not.toContain("sk-fake");
     expect(text()).not.toContain("sk-fake");
@@ -45,14 +47,14 @@ describe("ensureAgentKeys", () => {
     const c2 = meterConfig(s.url, { users: [{ id: "scout", name: "Scout", budget: { monthlyUsd: 35 } }] });
     expect((await ensureAgentKeys(client, agentKeySpecs(c2, KEYS)))[0]!.outcome).toBe("updated");
     expect(s.store.findKey(KEYS.scout)!.max_budget).toBe(35);
-    expect(s.store.keys.size).toBe(1);
+    expect(s.store.keys.size).toBe(2);
   });
 
   it("refuses when another key already holds the alias, and when the vault has no key", async () => {
     s = await startStandin();
     client = new LiteLlmClient({ baseUrl: s.url, adminKey: s.masterKey });
     const config = meterConfig(s.url, { users: [{ id: "scout", name: "Scout" }] });
-    await ensureAgentKeys(client, agentKeySpecs(config, { scout: "sk-old-scout-key" }));
+    await ensureAgentKeys(client, agentKeySpecs(config, { scout: "sk-old-scout-key", wirebot: KEYS.wirebot }));
     await expect(ensureAgentKeys(client, agentKeySpecs(config, KEYS))).rejects.toMatchObject({ code: "litellm.alias-taken", exitCode: 78 });
     expect(() => agentKeySpecs(config, {})).toThrow(/no LiteLLM virtual key for agent scout/);
   });

@@ -2,6 +2,7 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { WirebotError } from "../errors.ts";
+import { meteredAgents } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import { LiteLlmError, type KeyInfo, type LiteLlmClient } from "./litellm-client.ts";
 
@@ -35,11 +36,11 @@ export interface AgentKeyResult {
 /** Agent specs from the config plus key values the caller took from the vault (agentId → sk-…). */
 export function agentKeySpecs(config: Config, keys: ReadonlyMap<string, string> | Record<string, string>): AgentKeySpec[] {
   const get = (id: string) => (keys instanceof Map ? keys.get(id) : (keys as Record<string, string>)[id]);
-  return config.users.map((u) => {
+  return meteredAgents(config).map((u) => {
     const key = get(u.id);
     if (key === undefined || !key.startsWith("sk-"))
       throw new WirebotError("config", "litellm.key-missing", `no LiteLLM virtual key for agent ${u.id}`, { hint: "run `wirebot apply` so the key is generated and stored in the vault" });
-    return { agentId: u.id, key, monthlyUsd: u.budget?.monthlyUsd ?? null, models: config.litellm.models };
+    return { agentId: u.id, key, monthlyUsd: u.monthlyUsd, models: config.litellm.models };
   });
 }
 

@@ -1,7 +1,7 @@
 /** The reconcile entry shared by `wirebot reconcile` and reconcile-main.ts: env checks, --once output, --daemon signals. */
 import path from "node:path";
 import type { Logger } from "pino";
-import { litellmKeyVar, PATHS } from "../config/layout.ts";
+import { litellmKeyVar, meteredAgents, PATHS } from "../config/layout.ts";
 import { API_TOKEN_VAR, LITELLM_MASTER_VAR } from "../config/secret-plan.ts";
 import type { Config } from "../config/schema.ts";
 import { configError, EXIT, usageError } from "../errors.ts";
@@ -36,9 +36,9 @@ export const ledgerPathFor = (root = "/") => path.join(root, PATHS.ledger);
 
 function agentKeysFromEnv(config: Config, env: Readonly<Record<string, string | undefined>>): Map<string, string> {
   const out = new Map<string, string>();
-  for (const u of config.users) {
-    const v = env[litellmKeyVar(u.id)];
-    if (v) out.set(u.id, v);
+  for (const a of meteredAgents(config)) {
+    const v = env[litellmKeyVar(a.id)];
+    if (v) out.set(a.id, v);
   }
   return out;
 }

@@ -1,8 +1,9 @@
 /** Renders a gateway's clawdbot.json (JSON5 with a header comment) from the config. Pure. */
-import { GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, providerId, workspaceDir, type GatewayLayout, type Layout } from "../config/layout.ts";
+import { GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, providerId, SYSTEM_AGENT_ID, workspaceDir, type GatewayLayout, type Layout } from "../config/layout.ts";
 import type { Config, UserConfig } from "../config/schema.ts";
 import { whatsappPluginLoadPaths } from "../channels/whatsapp-plugin.ts";
 import { dedicatedHostname, helmHostname } from "../tunnel/ingress.ts";
+import { sandboxFor } from "./sandbox.ts";
 import { MANAGED_HEADER } from "./template.ts";
 
 const envRef = (id: string) => ({ source: "env", provider: "default", id });
@@ -16,15 +17,34 @@ function userTrust(g: GatewayLayout, u: UserConfig) {
   return u.trust ?? (g.kind === "shared" ? "restricted" : "trusted");
 }
 
+/** No send to another chat, on this channel or any other: a shared bot reaches every tenant's chat. */
+const NO_CROSS_CONTEXT = { allowWithinProvider: false, allowAcrossProviders: false };
+
+/**
+ * What a tenant's agent may not touch in a shared gateway (docs/trust.md): code and browsers run as the
+ * gateway's OS user; sessions reach other agents; `message` sends anywhere the bot can write and
+ * attaches files from shared state dirs (the runtime has no per-agent media root); the automation and
+ * UI groups change the gateway for everyone.
+ */
+const TENANT_DENY = ["message", "group:messaging", "group:sessions", "group:automation", "group:ui", "group:nodes", "gateway", "browser"];
+
 /** Tool policy per trust level (DESIGN.md §Trust modes). */
 function agentTools(trust: "restricted" | "sandboxed" | "trusted") {
   const base = { elevated: { enabled: false } };
   // messaging alone has no file tools; the memory skills need read/write/edit, confined to the workspace.
   if (trust === "restricted")
-    return { ...base, profile: "messaging", alsoAllow: ["read", "write", "edit"], deny: ["exec", "process", "browser", "group:runtime", "group:sessions"], fs: { workspaceOnly: true } };
-  if (trust === "sandboxed") return { ...base, fs: { workspaceOnly: true } };
+    return { ...base, profile: "messaging", alsoAllow: ["read", "write", "edit"], deny: ["exec", "process", "group:runtime", ...TENANT_DENY], fs: { workspaceOnly: true }, message: { crossContext: NO_CROSS_CONTEXT } };
+  // exec and process run inside the agent's container (sandbox.ts), never on the host.
+  if (trust === "sandboxed")
+    return { ...base, profile: "messaging", alsoAllow: ["read", "write", "edit", "exec", "process"], deny: TENANT_DENY, fs: { workspaceOnly: true }, message: { crossContext: NO_CROSS_CONTEXT } };
   return base;
 }
+
+/** The system agent has no chat of its own and needs no tool to answer system consults. */
+const SYSTEM_AGENT_TOOLS = { elevated: { enabled: false }, profile: "minimal", deny: ["gateway", "group:sessions", "group:runtime", "group:fs", "group:messaging", "group:automation", "group:ui", "group:nodes", "group:web"], fs: { workspaceOnly: true } };
+
+/** Only the agent's own provider: `/model`, directives and overrides cannot put a turn on another agent's key. */
+const ownModelsOnly = (agentId: string) => ({ allow: [`${providerId(agentId)}/*`] });
 
 export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Record<string, unknown> {
   const users = g.users;
@@ -34,24 +54,43 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
 
   const providers: Record<string, unknown> = {};
   const entries: Record<string, unknown> = {};
-  for (const u of users) {
-    providers[providerId(u.id)] = {
+  const addProvider = (agentId: string) => {
+    providers[providerId(agentId)] = {
       baseUrl: litellmV1(c.litellm.baseUrl),
-      apiKey: envRef(litellmKeyVar(u.id)),
+      apiKey: envRef(litellmKeyVar(agentId)),
       api: "openai-completions",
-      headers: { "X-Wirebot-Agent": u.id },
+      headers: { "X-Wirebot-Agent": agentId },
       models: c.litellm.models.map((m) => ({ id: m, name: `${m} (LiteLLM)`, input: ["text"], contextWindow: 128000, maxTokens: 16384 })),
     };
+  };
+  const ownModel = (agentId: string) => `${providerId(agentId)}/${c.litellm.defaultModel}`;
+  for (const u of users) {
+    addProvider(u.id);
     const trust = userTrust(g, u);
     entries[u.id] = {
       name: u.name,
       workspace: workspaceDir(c, u.id),
       agentDir: `${g.stateDir}/agents/${u.id}/agent`,
-      model: { primary: `${providerId(u.id)}/${c.litellm.defaultModel}` },
+      model: { primary: ownModel(u.id) },
       // The utility model serves observer digests: keep it on the agent's own metered key.
-      utilityModel: `${providerId(u.id)}/${c.litellm.defaultModel}`,
+      utilityModel: ownModel(u.id),
+      modelPolicy: ownModelsOnly(u.id),
       tools: agentTools(trust),
-      ...(trust === "sandboxed" ? { sandbox: { mode: "all", scope: "agent", workspaceAccess: "rw" } } : {}),
+      ...(trust === "sandboxed" ? { sandbox: sandboxFor(c, u) } : {}),
+    };
+  }
+  // A shared gateway's ambient work runs on an agent of its own, metered as `wirebot`, never on a tenant's key.
+  const systemAgent = g.kind === "shared" ? SYSTEM_AGENT_ID : first.id;
+  if (g.kind === "shared") {
+    addProvider(SYSTEM_AGENT_ID);
+    entries[SYSTEM_AGENT_ID] = {
+      name: "Wirebot system",
+      workspace: `${g.stateDir}/workspace-${SYSTEM_AGENT_ID}`,
+      agentDir: `${g.stateDir}/agents/${SYSTEM_AGENT_ID}/agent`,
+      model: { primary: ownModel(SYSTEM_AGENT_ID) },
+      utilityModel: ownModel(SYSTEM_AGENT_ID),
+      modelPolicy: ownModelsOnly(SYSTEM_AGENT_ID),
+      tools: SYSTEM_AGENT_TOOLS,
     };
   }
 
@@ -98,7 +137,7 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
     agents: {
       ownership: "explicit",
       defaults: {
-        systemAgent: { agentId: first.id },
+        systemAgent: { agentId: systemAgent },
         // Heartbeats spend tokens every 30 min by default.
         heartbeat: { every: "0m" },
       },
@@ -108,7 +147,14 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
     bindings,
     // Session tools default to every agent's sessions: in a shared gateway that hands one user another's
     // transcripts (test/isolation/shared-gateway-isolation.slow.test.ts). Each agent sees its own only.
-    tools: { elevated: { enabled: false }, agentToAgent: { enabled: false }, sessions: { visibility: "agent" } },
+    tools: {
+      elevated: { enabled: false },
+      agentToAgent: { enabled: false },
+      sessions: { visibility: "agent" },
+      ...(g.kind === "shared" ? { message: { crossContext: NO_CROSS_CONTEXT } } : {}),
+    },
+    // A tenant's chat must not restart or reconfigure the gateway everyone shares; systemd restarts it.
+    commands: { bash: false, config: false, mcp: false, plugins: false, debug: false, ...(g.kind === "shared" ? { restart: false } : {}) },
     skills: { load: { extraDirs: [PATHS.skillsDir] } },
     // Embeddings would go to OpenAI unmetered; recall stays on the memory files.
     memory: { search: { enabled: false } },

@@ -27,11 +27,44 @@ describe("gateway config", () => {
   });
 
   it("gives every agent its own litellm-<id> provider with its own key env ref", () => {
-    expect(Object.keys(cfg.models.providers)).toEqual(["litellm-alice", "litellm-bob", "litellm-carol"]);
+    // litellm-wirebot: the system agent's own key (below).
+    expect(Object.keys(cfg.models.providers)).toEqual(["litellm-alice", "litellm-bob", "litellm-carol", "litellm-wirebot"]);
     expect(cfg.models.providers["litellm-bob"].apiKey).toEqual({ source: "env", provider: "default", id: "LITELLM_KEY_BOB" });
     expect(cfg.models.providers["litellm-bob"].baseUrl).toBe("http://127.0.0.1:4000/v1");
     expect(cfg.agents.entries.bob.model.primary).toBe("litellm-bob/gpt-4o-mini");
     expect(cfg.agents.ownership).toBe("explicit");
+  });
+
+  it("lets each agent select only its own provider's models, so no route spends another agent's key", () => {
+    for (const id of ["alice", "bob", "carol", "wirebot"]) {
+      expect(cfg.agents.entries[id].modelPolicy).toEqual({ allow: [`litellm-${id}/*`] });
+      expect(cfg.agents.entries[id].model.primary).toBe(`litellm-${id}/gpt-4o-mini`);
+      expect(cfg.agents.entries[id].utilityModel).toBe(`litellm-${id}/gpt-4o-mini`);
+    }
+  });
+
+  it("runs ambient work on the wirebot system agent, which has no chat, no binding and no tool of a tenant", () => {
+    expect(cfg.agents.defaults.systemAgent).toEqual({ agentId: "wirebot" });
+    expect(cfg.bindings.map((b: { agentId: string }) => b.agentId)).not.toContain("wirebot");
+    const sys = cfg.agents.entries.wirebot;
+    expect(sys.tools.profile).toBe("minimal");
+    expect(sys.tools.deny).toEqual(expect.arrayContaining(["group:fs", "group:runtime", "group:messaging", "group:sessions", "gateway"]));
+    expect(sys.workspace).toBe("/data/wirebot/gateway/workspace-wirebot");
+    // A dedicated gateway has one tenant: its owner's agent is the system agent there, on the owner's key.
+    const m = load("mixed");
+    const lm = resolveLayout(m);
+    const ded = gatewayConfigObject(m, lm, lm.dedicated[0]!) as any;
+    expect(ded.agents.defaults.systemAgent).toEqual({ agentId: lm.dedicated[0]!.id });
+    expect(Object.keys(ded.agents.entries)).toEqual([lm.dedicated[0]!.id]);
+  });
+
+  it("a tenant's agent messages only its own chat: no message tool, no cross-context send, no gateway restart from chat", () => {
+    expect(cfg.tools.message.crossContext).toEqual({ allowWithinProvider: false, allowAcrossProviders: false });
+    expect(cfg.commands).toMatchObject({ restart: false, config: false, bash: false, plugins: false, debug: false, mcp: false });
+    for (const id of ["alice", "bob", "carol"]) {
+      expect(cfg.agents.entries[id].tools.deny).toEqual(expect.arrayContaining(["message", "group:messaging", "gateway", "group:automation"]));
+      expect(cfg.agents.entries[id].tools.message.crossContext).toEqual({ allowWithinProvider: false, allowAcrossProviders: false });
+    }
   });
 
   it("turns off background calls that would spend unmetered money", () => {

@@ -54,7 +54,8 @@ describe("bitwarden backend (real SDK, stand-in server)", () => {
     const v = (name: string) => vault.get(name)!.value;
 
     const gw = await readEnv(root, PATHS.gatewayEnv);
-    expect([...gw.keys()].sort()).toEqual(["BRAVE_API_KEY", "LITELLM_KEY_DANA", "OPENCLAW_GATEWAY_TOKEN", "TELEGRAM_BOT_TOKEN"]);
+    expect([...gw.keys()].sort()).toEqual(["BRAVE_API_KEY", "LITELLM_KEY_DANA", "LITELLM_KEY_WIREBOT", "OPENCLAW_GATEWAY_TOKEN", "TELEGRAM_BOT_TOKEN"]);
+    expect(gw.get("LITELLM_KEY_WIREBOT")).toMatch(/^sk-[A-Za-z0-9_-]{22}$/);
     expect(gw.get("OPENCLAW_GATEWAY_TOKEN")).toBe(v("wirebot/gateway-token"));
     expect(gw.get("LITELLM_KEY_DANA")).toMatch(/^sk-[A-Za-z0-9_-]{22}$/);
     expect(gw.get("TELEGRAM_BOT_TOKEN")).toBe(KNOWN["wirebot/telegram-bot-token"]);

@@ -74,6 +74,8 @@ export async function diskRoot(): Promise<{ root: string; cleanup: () => Promise
 export const GENERATED_NAMES = [
   "wirebot/gateway-token",
   "wirebot/litellm-key/dana",
+  // the shared gateway's system agent
+  "wirebot/litellm-key/wirebot",
   "wirebot/gateway-token/eli",
   "wirebot/litellm-key/eli",
   "wirebot/api-token",

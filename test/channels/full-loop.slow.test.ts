@@ -26,6 +26,8 @@ const BOB_PEER = "234567890";
 const STRANGER = "999000111";
 const BOT_TOKEN = `7000001:${randomBytes(18).toString("base64url")}`;
 const KEYS = { alice: `sk-${randomBytes(16).toString("base64url")}`, bob: `sk-${randomBytes(16).toString("base64url")}` };
+// The shared gateway's system agent has its own key; a chat turn must never spend it.
+const SYSTEM_KEY = `sk-${randomBytes(16).toString("base64url")}`;
 
 const work = mkdtempSync(path.join(tmpdir(), "wb-full-loop-"));
 let tg: TelegramStandin | undefined;
@@ -62,6 +64,7 @@ beforeAll(async () => {
   lit = await startStandin();
   seedKey(lit.store, KEYS.alice, "wirebot/alice");
   seedKey(lit.store, KEYS.bob, "wirebot/bob");
+  seedKey(lit.store, SYSTEM_KEY, "wirebot/wirebot");
 
   config = twoUserConfig(lit.url, tg.apiRoot, await freeLoopbackPort());
   const layout = resolveLayout(config);
@@ -77,6 +80,7 @@ beforeAll(async () => {
     TELEGRAM_BOT_TOKEN: BOT_TOKEN,
     [litellmKeyVar("alice")]: KEYS.alice,
     [litellmKeyVar("bob")]: KEYS.bob,
+    [litellmKeyVar("wirebot")]: SYSTEM_KEY,
   };
   gw = await startGateway({ runtime, stateDir: g.stateDir, configPath: g.configPath, port: g.port, env: gatewayEnv });
   timings["gatewayHealthMs"] = gw.readyAfterMs;

@@ -94,8 +94,8 @@ describe("shared gateway, restricted trust (examples/three-users.yaml)", () => {
   test("alice's agent cannot read, change or relay bob's files; bob's agent can read his own", async () => {
     model = await startScriptedModel();
     const port = await freeLoopbackPort();
-    prep = prepareSharedGateway(dataDir, port, (doc, c) => {
-      pointProvidersAt(doc, c.users, model!.baseUrl);
+    prep = prepareSharedGateway(dataDir, port, (doc) => {
+      pointProvidersAt(doc, model!.baseUrl);
       // Test-only: the OpenAI-compatible endpoint is how the test speaks as one agent; production leaves it off.
       (doc["gateway"] as Record<string, unknown>)["http"] = { endpoints: { chatCompletions: { enabled: true } } };
     });

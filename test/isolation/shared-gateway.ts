@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { GATEWAY_TOKEN_VAR, litellmKeyVar, providerId, resolveLayout, type GatewayLayout, type Layout } from "../../installer/config/layout.ts";
+import { GATEWAY_TOKEN_VAR, litellmKeyVar, meteredAgents, resolveLayout, type GatewayLayout, type Layout } from "../../installer/config/layout.ts";
 import { parseConfig } from "../../installer/config/load.ts";
 import type { Config } from "../../installer/config/schema.ts";
 import { gatewayConfigObject } from "../../installer/render/gateway-config.ts";
@@ -16,7 +16,7 @@ export interface PreparedGateway {
   shared: GatewayLayout;
   /** the object written to shared.configPath (the renderer's output plus the test's documented edits) */
   doc: Record<string, unknown>;
-  /** env for startGateway: the gateway token, every agent's LiteLLM key, no channels */
+  /** env for startGateway: the gateway token, every agent's LiteLLM key (the system agent's too), no channels */
   env: Record<string, string>;
   token: string;
 }
@@ -45,14 +45,14 @@ export function prepareSharedGateway(dataDir: string, port: number, edit: (doc: 
 
   const token = `wb-test-${randomBytes(24).toString("hex")}`;
   const env: Record<string, string> = { [GATEWAY_TOKEN_VAR]: token, OPENCLAW_SKIP_CHANNELS: "1" };
-  for (const u of shared.users) env[litellmKeyVar(u.id)] = `sk-${u.id}-${randomBytes(12).toString("hex")}`;
+  for (const a of meteredAgents(config, layout)) if (a.gateway === shared) env[litellmKeyVar(a.id)] = `sk-${a.id}-${randomBytes(12).toString("hex")}`;
   return { config, layout, shared, doc, env, token };
 }
 
-/** Points every agent's `litellm-<id>` provider at another base URL (a stand-in upstream). */
-export function pointProvidersAt(doc: Record<string, unknown>, users: readonly { id: string }[], baseUrl: string): void {
+/** Points every `litellm-<id>` provider (each user's and the system agent's) at another base URL (a stand-in upstream). */
+export function pointProvidersAt(doc: Record<string, unknown>, baseUrl: string): void {
   const providers = (doc["models"] as { providers: Record<string, { baseUrl: string }> }).providers;
-  for (const u of users) providers[providerId(u.id)]!.baseUrl = baseUrl;
+  for (const p of Object.values(providers)) p.baseUrl = baseUrl;
 }
 
 export const workspaceOf = (dataDir: string, userId: string) => path.join(dataDir, "users", userId, "workspace");
