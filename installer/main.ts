@@ -125,9 +125,10 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .option("--telegram <peer>", "Telegram user id")
     .option("--whatsapp <peer>", "WhatsApp number (E.164)")
     .option("--budget <usd>", "monthly budget in USD")
+    .option("--email <address>", "who Cloudflare Access lets into a dedicated user's own Control UI (needed when tunnel.access is on)")
     .addOption(rootOption())
-    .action(async (id: string, o: { mode?: "shared" | "dedicated"; name?: string; telegram?: string; whatsapp?: string; budget?: string; root?: string }) =>
-      run(() => userAddCommand(ctxFor(o.root), { id, ...(o.mode ? { mode: o.mode } : {}), ...(o.name ? { name: o.name } : {}), ...(o.telegram ? { telegram: o.telegram } : {}), ...(o.whatsapp ? { whatsapp: o.whatsapp } : {}), ...(o.budget ? { budget: o.budget } : {}) }))(),
+    .action(async (id: string, o: { mode?: "shared" | "dedicated"; name?: string; telegram?: string; whatsapp?: string; budget?: string; email?: string; root?: string }) =>
+      run(() => userAddCommand(ctxFor(o.root), { id, ...(o.mode ? { mode: o.mode } : {}), ...(o.name ? { name: o.name } : {}), ...(o.telegram ? { telegram: o.telegram } : {}), ...(o.whatsapp ? { whatsapp: o.whatsapp } : {}), ...(o.budget ? { budget: o.budget } : {}), ...(o.email ? { email: o.email } : {}) }))(),
     );
   user
     .command("remove <id>")

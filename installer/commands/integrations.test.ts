@@ -1,4 +1,4 @@
-/** The live apply's tunnel step with the real SDK against the Cloudflare stand-in: the vault always holds the current tunnel token. */
+/** The live apply's tunnel step with the real SDK against the Cloudflare stand-in: the vault always holds the current tunnel token; Access per Control UI. */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
@@ -74,4 +74,24 @@ test("a tunnel recreated in Cloudflare gets its new token written to the vault, 
 
   // no token value and no API token in anything printed
   for (const v of [first!, second!, API_TOKEN]) expect(ctx.io.text()).not.toContain(v);
+});
+
+test("apply puts each Control UI behind its own Access application: helm admits the admin e-mails, helm-eli eli's own", async () => {
+  const c = config();
+  const withAccess: Config = {
+    ...c,
+    tunnel: { ...c.tunnel, access: { enabled: true, emails: ["ops@example.org"] } },
+    // dana is shared: her e-mail must grant nothing
+    users: c.users.map((u) => ({ ...u, email: `${u.id}@example.org` })),
+  };
+  const ctx = testContext(root, { env: { CLOUDFLARE_BASE_URL: cf.baseURL } });
+  await liveHooks(ctx, withAccess).beforeSecrets!();
+  const admitted = Object.fromEntries(
+    cf.apps.map((a) => [a.destinations.map((d) => d.uri).join(" "), a.policies.flatMap((l) => cf.policies.find((p) => p.id === l.id)!.include)]),
+  );
+  expect(admitted).toEqual({
+    "helm.wirebot.example.org": [{ email: { email: "ops@example.org" } }],
+    "helm-eli.wirebot.example.org": [{ email: { email: "eli@example.org" } }],
+  });
+  expect(ctx.io.text()).toContain("create access-app wirebot wirebot helm-eli");
 });

@@ -13,7 +13,8 @@ import { ensureWhatsAppPlugin } from "../channels/whatsapp-plugin.ts";
 import { parseEnvFile } from "../secrets/env-file.ts";
 import { openBackend, pullSecrets } from "../secrets/pull.ts";
 import { buildIngress, publishedHosts } from "../tunnel/ingress.ts";
-import { accessFor, provisionTunnel } from "../tunnel/cloudflare.ts";
+import { provisionTunnel } from "../tunnel/cloudflare.ts";
+import { accessFor } from "../tunnel/cloudflare-access.ts";
 import type { CommandContext } from "./context.ts";
 
 export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
@@ -50,7 +51,7 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
         ingress: buildIngress(config, layout),
         hostnames: hosts.map((h) => h.hostname),
         // always passed, so turning Access off removes what an earlier apply created
-        access: accessFor(t.access, hosts),
+        access: accessFor(t.access, hosts, config.users),
       });
       for (const ch of result.changes) if (ch.action !== "unchanged") ctx.io.err(`  ${ch.action} ${ch.kind} ${ch.name}`);
       // The vault feeds cloudflared at every boot, so it must hold the token of the tunnel that exists now: a

@@ -44,7 +44,8 @@ describe("wirebot user", () => {
 
   it("add --mode dedicated creates its own gateway and service user entry, and restarts no other dedicated gateway", async () => {
     const { ctx, rec } = await installed();
-    expect(await userAddCommand(ctx, { id: "gina", mode: "dedicated", whatsapp: "+15551234567" }, { live: true, converge: liveConverge() })).toBe(0);
+    expect(await userAddCommand(ctx, { id: "gina", mode: "dedicated", whatsapp: "+15551234567", email: "gina@example.org" }, { live: true, converge: liveConverge() })).toBe(0);
+    expect(parseConfig(yaml(), "t").users.find((u) => u.id === "gina")?.email).toBe("gina@example.org");
     expect(readFileSync(path.join(root, "etc/sysusers.d/wirebot.conf"), "utf8")).toContain("u wb-gina ");
     expect(snapshotTree(root)["etc/systemd/system/multi-user.target.wants/clawdbot-gateway@gina.service"]).toBe("777 link /etc/systemd/system/clawdbot-gateway@.service");
     const sc = rec.systemctl();
@@ -61,6 +62,7 @@ describe("wirebot user", () => {
     ["a peer already taken", 78, { id: "frank", telegram: "123456789" }],
     ["an existing id", 64, { id: "alice" }],
     ["a bad mode", 64, { id: "frank", mode: "solo" }],
+    ["a malformed e-mail", 78, { id: "frank", mode: "dedicated", email: "frank at example.org" }],
   ])("add with %s is refused (exit %i) and nothing is written or restarted", async (_what, exit, opts) => {
     const { ctx, rec } = await installed();
     const before = snapshotTree(root);

@@ -20,6 +20,8 @@ export interface UserAddOptions {
   /** monthly budget in USD (a number or its text from the command line) */
   budget?: number | string;
   name?: string;
+  /** who Cloudflare Access lets into a dedicated user's own Control UI */
+  email?: string;
 }
 
 export interface UserRemoveOptions {
@@ -71,6 +73,7 @@ export async function userAddCommand(ctx: CommandContext, opts: UserAddOptions, 
   const next = renderAddUser(text, {
     id: opts.id,
     ...(opts.name !== undefined ? { name: opts.name } : {}),
+    ...(opts.email !== undefined ? { email: opts.email } : {}),
     ...(mode ? { mode } : {}),
     ...(opts.telegram !== undefined ? { telegram: opts.telegram } : {}),
     ...(opts.whatsapp !== undefined ? { whatsapp: opts.whatsapp } : {}),

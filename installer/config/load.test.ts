@@ -82,6 +82,39 @@ describe("parseConfig", () => {
   });
 });
 
+describe("Cloudflare Access e-mails", () => {
+  const withAccess = (emails: string, users: string) =>
+    withUsers(users).replace(/^tunnel: \{ enabled: true,/m, `tunnel: { access: { enabled: true, emails: [${emails}] }, enabled: true,`);
+
+  it("a published dedicated user needs their own e-mail: the issue names users[i].email, what it is for and the fix", () => {
+    const r = issuesOf(withAccess("ops@example.org", `  - { id: dana, name: Dana }\n  - { id: erin, name: Erin, mode: dedicated }`));
+    expect(r.exit).toBe(78);
+    expect(r.issues).toEqual([
+      "users[1].email: 'erin' has a dedicated gateway whose Control UI helm-erin.wirebot.example.org is behind Cloudflare Access (tunnel.access.enabled), which admits only this user's own e-mail: add email: <their address> to this user, or set tunnel.access.enabled: false",
+    ]);
+  });
+
+  it("accepts a dedicated user's e-mail, and a shared user's (which grants nothing)", () => {
+    const c = parseConfig(withAccess("ops@example.org", `  - { id: dana, name: Dana, email: dana@example.org }\n  - { id: erin, name: Erin, mode: dedicated, email: erin@example.org }`), "t");
+    expect(c.users.map((u) => u.email)).toEqual(["dana@example.org", "erin@example.org"]);
+    expect(c.tunnel.access.emails).toEqual(["ops@example.org"]);
+  });
+
+  it("admin e-mails are needed only when there is a shared gateway, whose Control UI they alone get", () => {
+    const shared = issuesOf(withAccess("", `  - { id: dana, name: Dana }`));
+    expect(shared.issues).toHaveLength(1);
+    expect(shared.issues[0]).toMatch(/^tunnel\.access\.emails: Cloudflare Access needs at least one admin email: only these sign in to helm/);
+    const c = parseConfig(withAccess("", `  - { id: erin, name: Erin, mode: dedicated, email: erin@example.org }`), "t");
+    expect(c.tunnel.access).toEqual({ enabled: true, emails: [] });
+  });
+
+  it("refuses a malformed e-mail; with Access off a dedicated user needs none", () => {
+    const r = issuesOf(withUsers(`  - { id: erin, name: Erin, mode: dedicated, email: "erin at example.org" }`));
+    expect(r.issues).toEqual(["users[0].email: must be an e-mail address such as dana@example.org"]);
+    expect(parseConfig(withUsers(`  - { id: erin, name: Erin, mode: dedicated }`), "t").users[0]!.email).toBeUndefined();
+  });
+});
+
 describe("resolveLayout", () => {
   it("puts dedicated gateways on slots that clear the shared gateway's derived ports", () => {
     const l = resolveLayout(parseConfig(exampleText("mixed"), "mixed"));

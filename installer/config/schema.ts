@@ -25,6 +25,8 @@ const UserSchema = z.strictObject({
     .regex(USER_ID_RE, "must match ^[a-z][a-z0-9-]{0,30}$ (lower case letter first; letters, digits, '-'; at most 31 characters)")
     .refine((id) => id !== SYSTEM_AGENT_ID, `'${SYSTEM_AGENT_ID}' is reserved for the shared gateway's system agent; pick another id`),
   name: z.string().min(1).max(80),
+  /** Who signs in to this user's own Control UI (helm-<id>) through Cloudflare Access; dedicated users only use it. */
+  email: z.email("must be an e-mail address such as dana@example.org").optional(),
   mode: GatewayMode.optional(),
   trust: Trust.optional(),
   /** Dedicated gateways only: a fixed port instead of the derived one. */
@@ -150,8 +152,14 @@ export const ConfigSchema = z
       if (u.trust === "trusted" && (u.mode ?? c.mode) !== "dedicated")
         ctx.addIssue({ code: "custom", path: ["users", i, "trust"], message: "'trusted' is for a dedicated gateway's owner; in a shared gateway use 'restricted' or 'sandboxed'" });
     });
-    if (c.tunnel.access.enabled && c.tunnel.access.emails.length === 0)
-      ctx.addIssue({ code: "custom", path: ["tunnel", "access", "emails"], message: "Cloudflare Access needs at least one allowed email" });
+    // Access admits the operator alone to the shared gateway's UI, and each dedicated user alone to theirs.
+    if (c.tunnel.access.enabled && c.tunnel.access.emails.length === 0 && c.users.some((u) => (u.mode ?? c.mode) === "shared"))
+      ctx.addIssue({ code: "custom", path: ["tunnel", "access", "emails"], message: `Cloudflare Access needs at least one admin email: only these sign in to helm, the shared gateway's Control UI (operator over every agent in it); list the operator's addresses here, or set tunnel.access.enabled: false` });
+    if (c.tunnel.access.enabled)
+      c.users.forEach((u, i) => {
+        if ((u.mode ?? c.mode) === "dedicated" && u.email === undefined)
+          ctx.addIssue({ code: "custom", path: ["users", i, "email"], message: `'${u.id}' has a dedicated gateway whose Control UI helm-${u.id}.${c.domain} is behind Cloudflare Access (tunnel.access.enabled), which admits only this user's own e-mail: add email: <their address> to this user, or set tunnel.access.enabled: false` });
+      });
     if (c.tunnel.enabled && !(c.tunnel.accountId && c.tunnel.zoneId) && c.secrets.map["TUNNEL_TOKEN"] === undefined)
       ctx.addIssue({ code: "custom", path: ["tunnel"], message: "an enabled tunnel needs tunnel.accountId and tunnel.zoneId (wirebot provisions it) or a TUNNEL_TOKEN entry in secrets.map (a tunnel you made yourself)" });
     if (c.tunnel.enabled && c.tunnel.managed === "remote" && (!c.tunnel.accountId || !c.tunnel.zoneId))

@@ -6,6 +6,7 @@ import type { UserConfig } from "../config/schema.ts";
 export interface NewUser {
   id: string;
   name?: string;
+  email?: string;
   mode?: "shared" | "dedicated";
   telegram?: string;
   whatsapp?: string;
@@ -30,6 +31,7 @@ export function renderAddUser(text: string, u: NewUser): string {
   if (findUserIndex(doc, u.id) >= 0)
     throw usageError("user.exists", `user '${u.id}' already exists`, `to change its gateway use \`wirebot user move ${u.id} --mode shared|dedicated\`; to re-create it, \`wirebot user remove ${u.id}\` first`);
   const entry: Record<string, unknown> = { id: u.id, name: u.name ?? u.id };
+  if (u.email !== undefined) entry["email"] = u.email;
   if (u.mode) entry["mode"] = u.mode;
   const channels: Record<string, unknown> = {};
   if (u.telegram !== undefined) channels["telegram"] = { peer: u.telegram };

@@ -1,4 +1,4 @@
-/** provisionTunnel with the real `cloudflare` SDK against the local API stand-in over HTTP: idempotency, moves, removals, foreign records, Access, errors. */
+/** provisionTunnel with the real `cloudflare` SDK against the local API stand-in over HTTP: idempotency, moves, removals, foreign records, Access per Control UI, errors. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { inspect } from "node:util";
@@ -10,7 +10,8 @@ import { resolveLayout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import { WirebotError } from "../errors.ts";
 import { buildIngress, publishedHosts } from "./ingress.ts";
-import { accessAppName, accessFor, accessPolicyName, provisionTunnel, recordComment, tunnelTarget, type ProvisionOptions } from "./cloudflare.ts";
+import { accessAppName, accessFor, accessPolicyName } from "./cloudflare-access.ts";
+import { provisionTunnel, recordComment, tunnelTarget, type ProvisionOptions } from "./cloudflare.ts";
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
 const ZONE = "fedcba9876543210fedcba9876543210";
@@ -171,86 +172,159 @@ describe("provisionTunnel", () => {
   });
 });
 
-describe("Cloudflare Access in front of the Control UIs", () => {
-  const access = (c: Config, emails: string[], enabled = true) => ({ ...remote(c), access: accessFor({ enabled, emails }, publishedHosts(c, resolveLayout(c))) });
+describe("Cloudflare Access: one application per Control UI, each admitting only its owners", () => {
+  const ADMINS = ["ops@example.org", "Root@example.org"];
+  /** mixed.yaml with e-mails: erin (dedicated) and alice (shared, whose e-mail must grant nothing). */
+  const withEmails = (t: string) => t.replace("    name: Erin\n", "    name: Erin\n    email: erin@example.org\n").replace("    name: Alice\n", "    name: Alice\n    email: alice@example.org\n");
+  const access = (c: Config, emails: string[] = ADMINS, enabled = true, users = c.users) => ({
+    ...remote(c),
+    access: accessFor({ enabled, emails }, publishedHosts(c, resolveLayout(c)), users),
+  });
   const accessChanges = (changes: { action: string; kind: string; name: string }[]) => summary(changes.filter((x) => x.kind.startsWith("access") && x.action !== "unchanged"));
-  const uris = () => cf.apps[0]!.destinations.map((d) => d.uri);
+  /** Who Access lets into each hostname, read back from the stand-in: destination → the linked policies' e-mails. */
+  const admitted = () =>
+    Object.fromEntries(
+      cf.apps.flatMap((a) =>
+        a.destinations.map((d) => [
+          d.uri,
+          a.policies.flatMap((l) => (cf.policies.find((p) => p.id === l.id)?.include ?? []).map((r) => (r as { email: { email: string } }).email.email)).sort(),
+        ]),
+      ),
+    );
+  const appNamed = (label: string) => cf.apps.find((a) => a.name === accessAppName("wirebot", label));
+  const policyNamed = (label: string) => cf.policies.find((p) => p.name === accessPolicyName("wirebot", label));
   /** The methods of the requests sent since `n` requests had been recorded. */
   const methodsSince = (n: number) => [...new Set(cf.requests.slice(n).map((q) => q.method))];
-  const EMAILS = ["dana@example.org", "Ops@example.org"];
+  const accessWritesSince = (n: number) => cf.requests.slice(n).filter((q) => q.method !== "GET" && q.path.includes("/access/")).map((q) => `${q.method} ${q.path.replace(`/accounts/${ACCOUNT}/access/`, "")}`);
 
-  test("one app covers the shared and every dedicated Control UI, never the API; a second run sends only GETs", async () => {
-    const c = config();
-    const r1 = await provisionTunnel(access(c, EMAILS));
-    expect(accessChanges(r1.changes)).toEqual(["create access-policy wirebot wirebot helm allowlist", "create access-app wirebot wirebot helm"]);
-    expect(cf.apps).toHaveLength(1);
-    expect(cf.apps[0]).toMatchObject({ name: accessAppName("wirebot"), domain: "helm.wirebot.example.org", type: "self_hosted", policies: [{ id: cf.policies[0]!.id, precedence: 1 }] });
-    expect(cf.apps[0]!.destinations).toEqual([
-      { type: "public", uri: "helm.wirebot.example.org" },
-      { type: "public", uri: "helm-erin.wirebot.example.org" },
+  test("helm admits the admin e-mails only, helm-erin admits erin only; a shared user's e-mail grants nothing; the API stays outside; a second run sends only GETs", async () => {
+    const c = config(withEmails);
+    const r1 = await provisionTunnel(access(c));
+    expect(accessChanges(r1.changes)).toEqual([
+      "create access-policy wirebot wirebot helm allowlist",
+      "create access-policy wirebot wirebot helm-erin allowlist",
+      "create access-app wirebot wirebot helm",
+      "create access-app wirebot wirebot helm-erin",
     ]);
-    expect(cf.policies[0]!.include).toEqual([{ email: { email: "dana@example.org" } }, { email: { email: "ops@example.org" } }]);
+    expect(admitted()).toEqual({
+      "helm.wirebot.example.org": ["ops@example.org", "root@example.org"],
+      "helm-erin.wirebot.example.org": ["erin@example.org"],
+    });
+    expect(appNamed("helm")).toMatchObject({ domain: "helm.wirebot.example.org", type: "self_hosted", session_duration: "24h", app_launcher_visible: false, policies: [{ id: policyNamed("helm")!.id, precedence: 1 }] });
+    expect(appNamed("helm-erin")).toMatchObject({ domain: "helm-erin.wirebot.example.org", policies: [{ id: policyNamed("helm-erin")!.id, precedence: 1 }] });
+    expect(JSON.stringify(cf.policies)).not.toContain("alice@example.org");
 
     const before = cf.requests.length;
-    const r2 = await provisionTunnel(access(c, ["ops@example.org", "dana@example.org"]));
+    const r2 = await provisionTunnel(access(c, ["root@example.org", "OPS@example.org"]));
     expect(methodsSince(before)).toEqual(["GET"]);
     expect(r2.changes.every((x) => x.action === "unchanged")).toBe(true);
-
-    const r3 = await provisionTunnel(access(c, ["dana@example.org"]));
-    expect(accessChanges(r3.changes)).toEqual(["update access-policy wirebot wirebot helm allowlist"]);
   });
 
-  test("with no shared gateway the app starts at the first dedicated Control UI, and the API stays outside it", async () => {
-    const c = config((t) => t.replace(/^mode: shared$/m, "mode: dedicated"));
-    expect(publishedHosts(c, resolveLayout(c))[0]!.hostname).toBe("api.wirebot.example.org"); // the case the first-hostname rule got wrong
-    await provisionTunnel(access(c, EMAILS));
-    expect(cf.apps[0]!.domain).toBe("helm-alice.wirebot.example.org");
-    expect(uris()).toEqual(["helm-alice.wirebot.example.org", "helm-bob.wirebot.example.org", "helm-erin.wirebot.example.org"]);
+  test("changing the admin e-mails updates only helm's policy; changing a dedicated user's e-mail updates only theirs", async () => {
+    await provisionTunnel(access(config(withEmails)));
+    let before = cf.requests.length;
+    const admins = await provisionTunnel(access(config(withEmails), ["ops@example.org"]));
+    expect(accessChanges(admins.changes)).toEqual(["update access-policy wirebot wirebot helm allowlist"]);
+    expect(accessWritesSince(before)).toEqual([`PUT policies/${policyNamed("helm")!.id}`]);
+
+    before = cf.requests.length;
+    const moved = await provisionTunnel(access(config((t) => withEmails(t).replace("erin@example.org", "erin@elsewhere.example")), ["ops@example.org"]));
+    expect(accessChanges(moved.changes)).toEqual(["update access-policy wirebot wirebot helm-erin allowlist"]);
+    expect(accessWritesSince(before)).toEqual([`PUT policies/${policyNamed("helm-erin")!.id}`]);
+    expect(admitted()).toEqual({ "helm.wirebot.example.org": ["ops@example.org"], "helm-erin.wirebot.example.org": ["erin@elsewhere.example"] });
   });
 
-  test("adding and removing a dedicated user updates the app's destinations, not the policy", async () => {
-    await provisionTunnel(access(config(withoutErin), EMAILS));
-    expect(uris()).toEqual(["helm.wirebot.example.org"]);
-
-    const added = await provisionTunnel(access(config(), EMAILS));
-    expect(accessChanges(added.changes)).toEqual(["update access-app wirebot wirebot helm"]);
-    expect(uris()).toEqual(["helm.wirebot.example.org", "helm-erin.wirebot.example.org"]);
-
+  test("a removed dedicated user loses its application, then its policy; the shared one is untouched", async () => {
+    await provisionTunnel(access(config(withEmails)));
+    const erinApp = appNamed("helm-erin")!.id;
+    const erinPolicy = policyNamed("helm-erin")!.id;
     const before = cf.requests.length;
-    const removed = await provisionTunnel(access(config(withoutErin), EMAILS));
-    expect(accessChanges(removed.changes)).toEqual(["update access-app wirebot wirebot helm"]);
-    expect(uris()).toEqual(["helm.wirebot.example.org"]);
-    expect(cf.apps).toHaveLength(1);
-    expect(cf.requests.slice(before).filter((q) => q.method !== "GET" && q.path.includes("/access/")).map((q) => `${q.method} ${q.path}`)).toEqual([
-      `PUT /accounts/${ACCOUNT}/access/apps/${cf.apps[0]!.id}`,
+    const r = await provisionTunnel(access(config((t) => withoutErin(withEmails(t)))));
+    expect(accessChanges(r.changes)).toEqual(["delete access-app wirebot wirebot helm-erin", "delete access-policy wirebot wirebot helm-erin allowlist"]);
+    expect(accessWritesSince(before)).toEqual([`DELETE apps/${erinApp}`, `DELETE policies/${erinPolicy}`]);
+    expect(admitted()).toEqual({ "helm.wirebot.example.org": ["ops@example.org", "root@example.org"] });
+  });
+
+  test("with no shared gateway there is no helm application, and one left by an earlier apply is deleted", async () => {
+    await provisionTunnel(access(config(withEmails)));
+    const c = config((t) => withEmails(t).replace(/^mode: shared$/m, "mode: dedicated"));
+    const users = c.users.map((u) => ({ ...u, email: u.email ?? `${u.id}@example.org` }));
+    const r = await provisionTunnel(access(c, ADMINS, true, users));
+    expect(accessChanges(r.changes)).toEqual([
+      "create access-policy wirebot wirebot helm-alice allowlist",
+      "create access-policy wirebot wirebot helm-bob allowlist",
+      "delete access-app wirebot wirebot helm",
+      "create access-app wirebot wirebot helm-alice",
+      "create access-app wirebot wirebot helm-bob",
+      "delete access-policy wirebot wirebot helm allowlist",
     ]);
+    expect(admitted()).toEqual({
+      "helm-alice.wirebot.example.org": ["alice@example.org"],
+      "helm-bob.wirebot.example.org": ["bob@example.org"],
+      "helm-erin.wirebot.example.org": ["erin@example.org"],
+    });
   });
 
-  test("the order of the destinations does not matter, but a changed domain is put back", async () => {
-    const c = config();
-    await provisionTunnel(access(c, EMAILS));
-    cf.apps[0]!.destinations.reverse();
+  test("the single application of earlier releases is split: helm keeps its name and admins, helm-erin moves to its own application", async () => {
+    // What an earlier apply left: one app over every Control UI, admitting the same list everywhere.
+    const old = await client.zeroTrust.access.policies.create({ account_id: ACCOUNT, name: accessPolicyName("wirebot"), decision: "allow", include: ADMINS.map((email) => ({ email: { email: email.toLowerCase() } })) });
+    const uris = ["helm.wirebot.example.org", "helm-erin.wirebot.example.org"];
+    await client.zeroTrust.access.applications.create({ account_id: ACCOUNT, type: "self_hosted", name: accessAppName("wirebot"), domain: uris[0]!, destinations: uris.map((uri) => ({ type: "public" as const, uri })), policies: [{ id: old.id!, precedence: 1 }] });
+    const sharedApp = appNamed("helm")!.id;
     const before = cf.requests.length;
-    await provisionTunnel(access(c, EMAILS));
-    expect(methodsSince(before)).toEqual(["GET"]);
-
-    cf.apps[0]!.domain = "helm-erin.wirebot.example.org";
-    const r = await provisionTunnel(access(c, EMAILS));
-    expect(accessChanges(r.changes)).toEqual(["update access-app wirebot wirebot helm"]);
-    expect(cf.apps[0]!.domain).toBe("helm.wirebot.example.org");
+    const r = await provisionTunnel(access(config(withEmails)));
+    expect(accessChanges(r.changes)).toEqual([
+      "create access-policy wirebot wirebot helm-erin allowlist",
+      "update access-app wirebot wirebot helm",
+      "create access-app wirebot wirebot helm-erin",
+    ]);
+    // helm-erin is released by the shared app before its own app claims it (the stand-in refuses two apps on one hostname)
+    expect(accessWritesSince(before)).toEqual([`POST policies`, `PUT apps/${sharedApp}`, `POST apps`]);
+    expect(appNamed("helm")!.id).toBe(sharedApp);
+    expect(admitted()).toEqual({ "helm.wirebot.example.org": ["ops@example.org", "root@example.org"], "helm-erin.wirebot.example.org": ["erin@example.org"] });
   });
 
-  test("turning Access off deletes the app and the policy an earlier apply created; the next run sends only GETs", async () => {
-    await provisionTunnel(access(config(), EMAILS));
-    const off = await provisionTunnel(access(config(), [], false));
-    expect(accessChanges(off.changes)).toEqual(["delete access-app wirebot wirebot helm", "delete access-policy wirebot wirebot helm allowlist"]);
-    expect(cf.apps).toEqual([]);
-    expect(cf.policies).toEqual([]);
+  test("an application changed in the dashboard is put back: its hostnames, and the policy it links", async () => {
+    const c = config(withEmails);
+    await provisionTunnel(access(c));
+    appNamed("helm")!.destinations.push({ type: "public", uri: "grafana.wirebot.example.org" });
+    appNamed("helm-erin")!.policies = [{ id: policyNamed("helm")!.id, precedence: 1 }];
+    const r = await provisionTunnel(access(c));
+    expect(accessChanges(r.changes)).toEqual(["update access-app wirebot wirebot helm", "update access-app wirebot wirebot helm-erin"]);
+    expect(admitted()).toEqual({ "helm.wirebot.example.org": ["ops@example.org", "root@example.org"], "helm-erin.wirebot.example.org": ["erin@example.org"] });
+  });
+
+  test("turning Access off deletes every application and policy wirebot made for this tunnel, never a foreign one or another tunnel's; the next run sends only GETs", async () => {
+    const mine = await provisionTunnel(access(config(withEmails)));
+    expect(mine.changes.filter((x) => x.action === "create" && x.kind === "access-app")).toHaveLength(2);
+    const foreignPolicy = await client.zeroTrust.access.policies.create({ account_id: ACCOUNT, name: "ops team", decision: "allow", include: [{ email: { email: "ops@example.org" } }] });
+    for (const [name, uri] of [["Grafana", "grafana.example.org"], ["wirebot other helm", "helm.other.example.org"], ["wirebot wirebot helm extra", "extra.example.org"]] as const)
+      await client.zeroTrust.access.applications.create({ account_id: ACCOUNT, type: "self_hosted", name, domain: uri, destinations: [{ type: "public", uri }], policies: [{ id: foreignPolicy.id!, precedence: 1 }] });
+    await client.zeroTrust.access.policies.create({ account_id: ACCOUNT, name: "wirebot other helm allowlist", decision: "allow", include: [{ email: { email: "x@example.org" } }] });
+
+    const off = await provisionTunnel(access(config(withEmails), [], false));
+    expect(accessChanges(off.changes)).toEqual([
+      "delete access-app wirebot wirebot helm",
+      "delete access-app wirebot wirebot helm-erin",
+      "delete access-policy wirebot wirebot helm allowlist",
+      "delete access-policy wirebot wirebot helm-erin allowlist",
+    ]);
+    expect(cf.apps.map((a) => a.name).sort()).toEqual(["Grafana", "wirebot other helm", "wirebot wirebot helm extra"]);
+    expect(cf.policies.map((p) => p.name).sort()).toEqual(["ops team", "wirebot other helm allowlist"]);
 
     const before = cf.requests.length;
-    const again = await provisionTunnel(access(config(), [], false));
+    const again = await provisionTunnel(access(config(withEmails), [], false));
     expect(methodsSince(before)).toEqual(["GET"]);
     expect(accessChanges(again.changes)).toEqual([]);
+  });
+
+  test("dry run lists the applications and policies it would create and sends no write", async () => {
+    await provisionTunnel(remote(config(withEmails)));
+    const before = cf.requests.length;
+    const r = await provisionTunnel({ ...access(config(withEmails)), dryRun: true });
+    expect(accessChanges(r.changes)).toHaveLength(4);
+    expect(methodsSince(before)).toEqual(["GET"]);
+    expect(cf.apps).toEqual([]);
   });
 
   test("Access off with a token that gets 403 on Access: provisioning goes on and the tunnel and DNS are done", async () => {
@@ -270,20 +344,25 @@ describe("Cloudflare Access in front of the Control UIs", () => {
 
   test("Access on with a token that gets 403 on Access still fails as an auth error", async () => {
     cf.forbid(ACCESS_PATHS);
-    const err = await provisionTunnel(access(config(), EMAILS)).catch((e: unknown) => e);
+    const err = await provisionTunnel(access(config(withEmails))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WirebotError);
     expect((err as WirebotError).code).toBe("cloudflare.auth");
     expect((err as WirebotError).message).toBe("Cloudflare API refused to list Access policies: 403 Authentication error (code 10000)");
     expect(cf.apps).toEqual([]);
   });
 
-  test("enabled with no e-mails is a config error before any call", async () => {
-    await expect(provisionTunnel(access(config(), []))).rejects.toMatchObject({ code: "tunnel.access" });
+  test("a Control UI that would admit nobody is a config error naming the key, before any call", async () => {
+    const err = await provisionTunnel(access(config(), [])).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "tunnel.access", exitCode: 78 });
+    expect((err as WirebotError).issues).toEqual([
+      { path: "tunnel.access.emails", message: "helm.wirebot.example.org has no e-mail address to admit" },
+      { path: "users[2].email", message: "helm-erin.wirebot.example.org has no e-mail address to admit" },
+    ]);
     expect(cf.requests).toEqual([]);
   });
 
   test("enabled with no Control UI hostname is a config error before any call", async () => {
-    await expect(provisionTunnel({ ...remote(config()), access: { enabled: true, emails: EMAILS, hostnames: [] } })).rejects.toMatchObject({ code: "tunnel.access" });
+    await expect(provisionTunnel({ ...remote(config()), access: { enabled: true, apps: [] } })).rejects.toMatchObject({ code: "tunnel.access" });
     expect(cf.requests).toEqual([]);
   });
 });

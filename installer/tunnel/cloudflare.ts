@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import Cloudflare from "cloudflare";
 import { WirebotError, configError, type ErrorIssue } from "../errors.ts";
 import { assertValidIngress, matchRule, type IngressRule } from "./ingress-validate.ts";
-import type { PublishedHost } from "./ingress.ts";
+import { assertAccessOptions, convergeAccess, type AccessOptions } from "./cloudflare-access.ts";
 
 export type ChangeAction = "create" | "update" | "delete" | "unchanged";
 
@@ -12,13 +12,6 @@ export interface CloudflareChange {
   kind: "tunnel" | "ingress" | "dns" | "access-policy" | "access-app";
   name: string;
   detail?: string;
-}
-
-export interface AccessOptions {
-  enabled: boolean;
-  emails: string[];
-  /** Every Control UI hostname, all in one application; the first is its `domain`. Empty when disabled. */
-  hostnames: string[];
 }
 
 export interface ProvisionOptions {
@@ -56,19 +49,6 @@ export interface ProvisionResult {
 export const tunnelTarget = (tunnelId: string) => `${tunnelId}.cfargotunnel.com`;
 /** Marks records wirebot created, so a re-created tunnel can take back its own names. */
 export const recordComment = (tunnelName: string) => `managed by wirebot (tunnel ${tunnelName})`;
-export const accessAppName = (tunnelName: string) => `wirebot ${tunnelName} helm`;
-export const accessPolicyName = (tunnelName: string) => `wirebot ${tunnelName} helm allowlist`;
-
-/**
- * The Access settings for a config: every Control UI (the shared `helm` and each dedicated
- * `helm:<user>`) behind Access, never the metering API, which machines call with a bearer token.
- * Disabled still yields options, so an application left by an earlier apply gets removed.
- */
-export function accessFor(access: { enabled: boolean; emails: string[] }, hosts: readonly PublishedHost[]): AccessOptions {
-  if (!access.enabled) return { enabled: false, emails: [], hostnames: [] };
-  const hostnames = hosts.filter((h) => h.role === "helm" || h.role.startsWith("helm:")).map((h) => h.hostname);
-  return { enabled: true, emails: access.emails, hostnames };
-}
 
 /** The fields wirebot reads from a tunnel (Shared.CloudflareTunnel). */
 interface TunnelInfo {
@@ -132,24 +112,10 @@ function normalizeIngress(rules: unknown): unknown[] {
   });
 }
 
-/** The public destinations' URIs, sorted: Access does not care about their order, so neither does the comparison. */
-const destinationUris = (destinations: unknown): string[] =>
-  (Array.isArray(destinations) ? destinations : [])
-    .filter((d: { type?: string; uri?: unknown }) => d?.type === "public" && typeof d.uri === "string")
-    .map((d: { uri: string }) => d.uri.toLowerCase())
-    .sort();
-
-const sortedEmails = (include: unknown): string[] =>
-  (Array.isArray(include) ? include : [])
-    .map((r: { email?: { email?: string } }) => r?.email?.email)
-    .filter((e): e is string => typeof e === "string")
-    .map((e) => e.toLowerCase())
-    .sort();
-
 /**
  * Converge the Cloudflare side: find-or-create the named tunnel, set its ingress (remote
  * management), route every hostname to it with a proxied CNAME, remove this tunnel's records
- * that no longer belong, and (optionally) put Access in front of helm. Foreign records (any record
+ * that no longer belong, and (optionally) put Access in front of each Control UI. Foreign records (any record
  * not pointing at this tunnel and not marked by wirebot) are never changed: a clash is an error.
  */
 export async function provisionTunnel(opts: ProvisionOptions): Promise<ProvisionResult> {
@@ -171,14 +137,7 @@ export async function provisionTunnel(opts: ProvisionOptions): Promise<Provision
     throw configError("tunnel.hostnames", `hostname(s) ${unrouted.join(", ")} would reach only the catch-all rule`, {
       hint: "every published hostname needs its own ingress rule; this is a wirebot bug if the rules were generated",
     });
-  if (opts.access?.enabled && opts.access.emails.length === 0)
-    throw configError("tunnel.access", "tunnel.access.enabled is true but tunnel.access.emails is empty: nobody could sign in", {
-      hint: "list the allowed e-mail addresses under tunnel.access.emails, or set tunnel.access.enabled: false",
-    });
-  if (opts.access?.enabled && opts.access.hostnames.length === 0)
-    throw configError("tunnel.access", "tunnel.access.enabled is true but no Control UI hostname is published to put behind Access", {
-      hint: "Access protects the Control UIs (helm); set tunnel.access.enabled: false if no gateway is published",
-    });
+  if (opts.access) assertAccessOptions(opts.access);
 
   // ---- 1. the tunnel, by name ----
   const found: TunnelInfo[] = [];
@@ -309,7 +268,7 @@ export async function provisionTunnel(opts: ProvisionOptions): Promise<Provision
     }
   }
 
-  // ---- 7. Access in front of helm ----
+  // ---- 7. Access in front of each Control UI ----
   if (opts.access) await convergeAccess(client, account_id, tunnelName, opts.access, dry, changes, call);
 
   // ---- 8. the token (a string), last, so a failure above never leaves a token half-handled ----
@@ -318,85 +277,4 @@ export async function provisionTunnel(opts: ProvisionOptions): Promise<Provision
   const result: ProvisionResult = { tunnelId, changes, token: null };
   Object.defineProperty(result, "token", { value: token, enumerable: false, writable: false });
   return result;
-}
-
-async function convergeAccess(
-  client: Cloudflare,
-  account_id: string,
-  tunnelName: string,
-  access: AccessOptions,
-  dry: boolean,
-  changes: CloudflareChange[],
-  call: <T>(step: string, fn: () => Promise<T>) => Promise<T>,
-): Promise<void> {
-  const policyName = accessPolicyName(tunnelName);
-  const appName = accessAppName(tunnelName);
-  const policies: { id: string; include: unknown }[] = [];
-  const apps: { id: string; domain: string; destinations: unknown; policies: unknown }[] = [];
-  try {
-    await call("list Access policies", async () => {
-      for await (const p of client.zeroTrust.access.policies.list({ account_id })) if (p.name === policyName && p.id) policies.push({ id: p.id, include: p.include });
-    });
-    await call("list Access applications", async () => {
-      for await (const a of client.zeroTrust.access.applications.list({ account_id, name: appName, exact: true })) {
-        const app = a as unknown as { id?: string; name?: string; domain?: string; destinations?: unknown; policies?: unknown };
-        if (app.name === appName && app.id) apps.push({ id: app.id, domain: app.domain ?? "", destinations: app.destinations, policies: app.policies });
-      }
-    });
-  } catch (e) {
-    // Access off is the default, so most tokens lack the Access permission: a token that cannot
-    // read Access cannot have created anything there either, so there is nothing to remove.
-    if (access.enabled || !(e instanceof WirebotError) || e.code !== "cloudflare.auth") throw e;
-    const detail = "the API token cannot read Access: nothing wirebot could have created";
-    changes.push({ action: "unchanged", kind: "access-app", name: appName, detail }, { action: "unchanged", kind: "access-policy", name: policyName, detail });
-    return;
-  }
-
-  if (!access.enabled) {
-    for (const a of apps) {
-      changes.push({ action: "delete", kind: "access-app", name: appName, detail: a.domain });
-      if (!dry) await call(`delete Access application '${appName}'`, () => client.zeroTrust.access.applications.delete(a.id, { account_id }));
-    }
-    for (const p of policies) {
-      changes.push({ action: "delete", kind: "access-policy", name: policyName });
-      if (!dry) await call(`delete Access policy '${policyName}'`, () => client.zeroTrust.access.policies.delete(p.id, { account_id }));
-    }
-    return;
-  }
-
-  const emails = [...new Set(access.emails.map((e) => e.toLowerCase()))].sort();
-  const include = emails.map((email) => ({ email: { email } }));
-  const policyBody = { account_id, name: policyName, decision: "allow" as const, include };
-  let policyId = policies[0]?.id ?? null;
-  if (policyId === null) {
-    changes.push({ action: "create", kind: "access-policy", name: policyName, detail: `${emails.length} e-mail(s)` });
-    if (!dry) policyId = (await call(`create Access policy '${policyName}'`, () => client.zeroTrust.access.policies.create(policyBody))).id ?? null;
-  } else if (JSON.stringify(sortedEmails(policies[0]!.include)) !== JSON.stringify(emails)) {
-    changes.push({ action: "update", kind: "access-policy", name: policyName, detail: `${emails.length} e-mail(s)` });
-    if (!dry) await call(`update Access policy '${policyName}'`, () => client.zeroTrust.access.policies.update(policyId!, policyBody));
-  } else changes.push({ action: "unchanged", kind: "access-policy", name: policyName });
-
-  const hostnames = [...new Set(access.hostnames.map((h) => h.toLowerCase()))];
-  const domain = hostnames[0]!;
-  const appBody = {
-    account_id,
-    type: "self_hosted" as const,
-    name: appName,
-    // `domain` is what the App Launcher shows; `destinations` is what Access actually secures.
-    domain,
-    destinations: hostnames.map((uri) => ({ type: "public" as const, uri })),
-    session_duration: "24h",
-    app_launcher_visible: false,
-    policies: policyId ? [{ id: policyId, precedence: 1 }] : [],
-  };
-  const detail = hostnames.join(", ");
-  const app = apps[0];
-  const linked = (p: unknown) => Array.isArray(p) && p.length === 1 && (p[0] as { id?: string })?.id === policyId;
-  if (!app) {
-    changes.push({ action: "create", kind: "access-app", name: appName, detail });
-    if (!dry) await call(`create Access application '${appName}'`, () => client.zeroTrust.access.applications.create(appBody));
-  } else if (app.domain.toLowerCase() !== domain || JSON.stringify(destinationUris(app.destinations)) !== JSON.stringify([...hostnames].sort()) || !linked(app.policies)) {
-    changes.push({ action: "update", kind: "access-app", name: appName, detail });
-    if (!dry) await call(`update Access application '${appName}'`, () => client.zeroTrust.access.applications.update(app.id, appBody));
-  } else changes.push({ action: "unchanged", kind: "access-app", name: appName });
 }

@@ -1,11 +1,14 @@
 /** The guided install wizard: a short set of questions that produces the text of wirebot.yaml, nothing else. */
 import { stringify } from "yaml";
+import { z } from "zod";
 import { USER_ID_RE } from "../config/schema.ts";
 import type { Prompter } from "./prompter.ts";
 
 const DOMAIN_RE = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const check = (re: RegExp, what: string) => (v: string) => re.test(v) || `must be ${what}`;
+const isEmail = (v: string) => z.email().safeParse(v).success;
+const splitList = (v: string) => v.split(",").map((s) => s.trim()).filter(Boolean);
 
 export interface WizardResult {
   yaml: string;
@@ -36,11 +39,19 @@ export async function runWizard(p: Prompter): Promise<WizardResult> {
 
   const tunnel = await p.confirm("Publish the Control UI and API through a Cloudflare tunnel?", true);
   const tunnelIds: Record<string, string> = {};
+  let access: { enabled: boolean; emails: string[] } | null = null;
   if (tunnel) {
     const hex32 = check(/^[0-9a-f]{32}$/, "the 32-hex id from the Cloudflare dashboard");
     tunnelIds["accountId"] = await p.input("Cloudflare account id", { validate: hex32 });
     tunnelIds["zoneId"] = await p.input(`Cloudflare zone id of ${domain}`, { validate: hex32 });
     (secrets["map"] as Record<string, string>)["CLOUDFLARE_API_TOKEN"] = "wirebot/cloudflare-api-token";
+    // The shared gateway's token is operator over every agent in it, so its UI is for the operator only.
+    if (await p.confirm("Put Cloudflare Access (sign-in by e-mail) in front of each Control UI?", true)) {
+      const emails = await p.input(`Admin e-mails, the only ones let into helm.${domain} (the shared gateway's Control UI; comma separated)`, {
+        validate: (v) => (splitList(v).length === 0 ? "at least one e-mail address" : splitList(v).every(isEmail) || "comma-separated e-mail addresses such as ops@example.org"),
+      });
+      access = { enabled: true, emails: splitList(emails) };
+    }
   }
 
   const users: Record<string, unknown>[] = [];
@@ -52,6 +63,8 @@ export async function runWizard(p: Prompter): Promise<WizardResult> {
     const user: Record<string, unknown> = { id, name };
     const userMode = await p.select("  gateway", ["shared", "dedicated"] as const, mode);
     if (userMode !== mode) user["mode"] = userMode;
+    if (access && userMode === "dedicated")
+      user["email"] = await p.input(`  e-mail let into helm-${id}.${domain} (their own Control UI; nobody else gets in)`, { validate: (v) => isEmail(v) || "an e-mail address such as dana@example.org" });
     const channels: Record<string, unknown> = {};
     const tg = await p.input("  Telegram user id (empty for none)", { default: "", validate: (v) => v === "" || /^[0-9]{1,20}$/.test(v) || "digits only" });
     if (tg) channels["telegram"] = { peer: tg };
@@ -68,7 +81,7 @@ export async function runWizard(p: Prompter): Promise<WizardResult> {
     mode,
     litellm: { baseUrl, models, defaultModel },
     secrets,
-    tunnel: { enabled: tunnel, name: "wirebot", hostnames: { helm: `helm.${domain}`, api: `api.${domain}` }, ...tunnelIds },
+    tunnel: { enabled: tunnel, name: "wirebot", hostnames: { helm: `helm.${domain}`, api: `api.${domain}` }, ...tunnelIds, ...(access ? { access } : {}) },
     users,
   };
   return { yaml: `# wirebot.yaml written by \`wirebot install\`; edit and run \`wirebot apply\`.\n${stringify(doc)}`, bwsAccessToken };

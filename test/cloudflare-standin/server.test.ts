@@ -1,4 +1,4 @@
-/** The stand-in speaks Cloudflare's v4 envelope: success/errors/messages/result, result_info pagination, error codes, auth, Access destinations and a token without Access permission. */
+/** The stand-in speaks Cloudflare's v4 envelope: success/errors/messages/result, result_info pagination, error codes, auth, Access destinations (one application per hostname) and a token without Access permission. */
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { ACCESS_PATHS, startCloudflareStandin, type CloudflareStandin } from "./server.ts";
 
@@ -55,6 +55,19 @@ test("Access applications keep their public destinations; an app given only a do
   expect(two).toMatchObject({ status: 200, body: { result: { destinations: [{ type: "public", uri: "a.example.org" }, { type: "public", uri: "b.example.org" }] } } });
   const one = await post(APPS, { type: "self_hosted", name: "one", domain: "c.example.org" });
   expect(one.body["result"]).toMatchObject({ destinations: [{ type: "public", uri: "c.example.org" }] });
+});
+
+test("one hostname, one application: a destination another application secures is refused on create and update, and moving it is fine once released", async () => {
+  const first = await post(APPS, { type: "self_hosted", name: "first", domain: "x.example.org", destinations: [{ type: "public", uri: "x.example.org" }, { type: "public", uri: "y.example.org" }] });
+  const clash = await post(APPS, { type: "self_hosted", name: "second", domain: "Y.example.org", destinations: [{ type: "public", uri: "Y.example.org" }] });
+  expect(clash).toMatchObject({ status: 400, body: { success: false, errors: [{ code: 12130, message: "access.api.error.conflict: y.example.org is already secured by the application 'first'" }] } });
+  const id = (first.body["result"] as { id: string }).id;
+  const put = (body: unknown) => fetch(`${cf.baseURL}${APPS}/${id}`, { method: "PUT", headers: { authorization: "Bearer tok", "content-type": "application/json" }, body: JSON.stringify(body) });
+  // updating an app with its own hostnames is no clash
+  expect((await put({ type: "self_hosted", name: "first", domain: "x.example.org", destinations: [{ type: "public", uri: "x.example.org" }, { type: "public", uri: "y.example.org" }] })).status).toBe(200);
+  expect((await put({ type: "self_hosted", name: "first", domain: "x.example.org", destinations: [{ type: "public", uri: "x.example.org" }] })).status).toBe(200);
+  expect((await post(APPS, { type: "self_hosted", name: "second", domain: "y.example.org", destinations: [{ type: "public", uri: "y.example.org" }] })).status).toBe(200);
+  expect((await put({ type: "self_hosted", name: "first", domain: "y.example.org", destinations: [{ type: "public", uri: "y.example.org" }] })).status).toBe(400);
 });
 
 test.each([

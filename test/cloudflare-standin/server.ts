@@ -349,6 +349,7 @@ export class CloudflareStandin {
       }
       if (method === "POST") {
         const a: StandinApp = { ...this.checkApp(b), id: randomUUID(), aud: randomBytes(32).toString("hex"), created_at: now(), updated_at: now() };
+        this.assertDestinationsFree(a, null);
         this.apps.push(a);
         return { result: a };
       }
@@ -360,7 +361,9 @@ export class CloudflareStandin {
       const a = this.apps[idx]!;
       if (method === "GET") return { result: a };
       if (method === "PUT") {
-        this.apps[idx] = { ...this.checkApp(b), id: a.id, aud: a.aud, created_at: a.created_at, updated_at: now() };
+        const updated: StandinApp = { ...this.checkApp(b), id: a.id, aud: a.aud, created_at: a.created_at, updated_at: now() };
+        this.assertDestinationsFree(updated, a.id);
+        this.apps[idx] = updated;
         return { result: this.apps[idx] };
       }
       if (method === "DELETE") {
@@ -487,6 +490,17 @@ export class CloudflareStandin {
       policies,
     };
     return app;
+  }
+
+  /**
+   * One hostname, one application: the stand-in refuses a public destination another application
+   * already secures. Whether Cloudflare does the same is not verified; being strict here means a
+   * client that passes never relies on two applications overlapping.
+   */
+  private assertDestinationsFree(app: StandinApp, selfId: string | null): void {
+    const taken = this.apps.filter((o) => o.id !== selfId).flatMap((o) => o.destinations.map((d) => ({ uri: d.uri.toLowerCase(), name: o.name })));
+    const clash = app.destinations.map((d) => taken.find((t) => t.uri === d.uri.toLowerCase())).find((t) => t !== undefined);
+    if (clash) throw new ApiError(400, [{ code: 12130, message: `access.api.error.conflict: ${clash.uri} is already secured by the application '${clash.name}'` }]);
   }
 
   /** Only public destinations are modelled; anything else is refused the way Cloudflare refuses a malformed body. */
