@@ -7,6 +7,7 @@ import { formatPlan } from "../engine/format.ts";
 import { isEmptyPlan, plan } from "../engine/plan.ts";
 import type { Config } from "../config/schema.ts";
 import { isLive, loadConfig, type CommandContext } from "./context.ts";
+import { assertSandboxReady } from "../preflight/sandbox.ts";
 import { buildDesired } from "./desired.ts";
 import { createVerifier } from "./verify.ts";
 import { liveHooks } from "./integrations.ts";
@@ -23,6 +24,8 @@ export interface ApplyOptions {
 /** The shared core of apply and install: plan, print, write, start, verify. */
 export async function converge(ctx: CommandContext, config: Config, text: string, opts: ApplyOptions): Promise<{ result: ApplyResult | null; changed: boolean; cancelled?: boolean }> {
   if (isLive(ctx) && opts.start !== false) await assertRuntimeReady(ctx, config);
+  // An edited wirebot.yaml reaches here without install's preflight: a sandboxed user is refused before anything is written.
+  if (isLive(ctx)) await assertSandboxReady(ctx.host, config);
   const p = await plan(ctx.host, await buildDesired(ctx, config, text));
   ctx.io.err(formatPlan(p));
   if (isEmptyPlan(p)) {

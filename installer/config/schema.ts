@@ -144,6 +144,13 @@ export const ConfigSchema = z
       })
       .prefault({}),
     skills: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,63}$/)).default(["wirebot-core", "wirebot-accountability", "wirebot-memory", "wirebot-network"]),
+    /** The container runtime and image `trust: sandboxed` agents run their tools in (docs/trust.md, "Sandbox image"). */
+    sandbox: z
+      .strictObject({
+        backend: z.literal("podman").default("podman"),
+        image: z.string().regex(/^[a-z0-9][a-z0-9._/-]*(?::[A-Za-z0-9._-]{1,128})?$/, "must be an image reference such as localhost/wirebot-sandbox:bookworm").default("localhost/wirebot-sandbox:bookworm"),
+      })
+      .prefault({}),
   })
   .superRefine((c, ctx) => {
     c.users.forEach((u, i) => {

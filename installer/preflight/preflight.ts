@@ -1,9 +1,10 @@
-/** Preflight: can this box hold the layout? OS, systemd, memory, disk, ports. Facts are read, then judged purely. */
+/** Preflight: can this box hold the layout? OS, systemd, memory, disk, ports, sandboxes. Facts are read, then judged purely. */
 import { resolveLayout, type Layout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import { preflightError, type ErrorIssue } from "../errors.ts";
 import type { Host } from "../host/host.ts";
 import { probeJson } from "../commands/verify.ts";
+import { assertSandboxReady } from "./sandbox.ts";
 
 /** Measured RSS of one gateway (openclaw.md §0: ~0.9 GB idle, 1.27 GB after two turns). */
 export const GATEWAY_RSS_BYTES = 1.0 * 1024 ** 3;
@@ -76,5 +77,7 @@ export async function preflight(host: Host, c: Config): Promise<HostFacts> {
       issues,
       hint: "fix the problems listed, or change wirebot.yaml; nothing was changed",
     });
+  // `trust: sandboxed` without a container runtime or image is a configuration error (78), not a host one.
+  await assertSandboxReady(host, c);
   return facts;
 }

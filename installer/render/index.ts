@@ -7,6 +7,8 @@ import type { Assets } from "../assets.ts";
 import { ROOT, type Desired, type OwnerSpec, type Resource, type UnitSpec } from "../engine/resource.ts";
 import { renderTunnelConfig } from "../tunnel/tunnel-config.ts";
 import { renderGatewayConfig } from "./gateway-config.ts";
+import { isSandboxed } from "./sandbox.ts";
+import { SANDBOXED_WORKSPACE, sandboxResources } from "./sandbox-units.ts";
 import {
   GATEWAY_TEMPLATE_UNIT,
   RECONCILE_UNIT,
@@ -85,7 +87,9 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
     if (g.kind === "shared") r.push({ kind: "dir", path: g.stateDir, mode: 0o700, owner, notify: [] });
     for (const u of g.users) {
       r.push({ kind: "dir", path: userDir(c, u.id), mode: 0o700, owner, notify: [] });
-      r.push({ kind: "dir", path: workspaceDir(c, u.id), mode: 0o700, owner, notify: [] });
+      // A sandboxed user's workspace is shared with the sandbox user (sandbox-units.ts).
+      const shared = g.kind === "shared" && isSandboxed(u);
+      r.push({ kind: "dir", path: workspaceDir(c, u.id), mode: shared ? SANDBOXED_WORKSPACE.mode : 0o700, owner: shared ? { ...SANDBOXED_WORKSPACE.owner } : owner, notify: [] });
     }
     r.push({ kind: "file", path: g.configPath, content: renderGatewayConfig(c, l, g), mode: 0o600, owner, notify: [g.unit] });
   }
@@ -115,9 +119,15 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
     r.push(unitFile(TUNNEL_UNIT, renderTunnelUnit(c, t), [TUNNEL_UNIT]));
     r.push(enableLink(TUNNEL_UNIT));
   }
+  const sandbox = sandboxResources(c, l, t, {
+    unitFile,
+    enableLink: (name, wantedBy) => ({ kind: "link", path: `/etc/systemd/system/${wantedBy}.wants/${name}`, target: `/etc/systemd/system/${name}`, notify: [] }),
+  });
+  r.push(...sandbox.resources);
   if (ctx.extra) r.push(...ctx.extra(c, l));
 
   units.push({ name: SECRETS_UNIT });
+  units.push(...sandbox.units);
   for (const g of l.gateways) units.push({ name: g.unit, health: { url: `http://127.0.0.1:${g.port}/health`, expectJson: { ok: true } } });
   units.push({ name: RECONCILE_UNIT, health: { url: `http://127.0.0.1:${c.metering.api.port}/health`, expectJson: { ok: true } } });
   if (c.tunnel.enabled) units.push({ name: TUNNEL_UNIT });

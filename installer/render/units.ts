@@ -4,6 +4,7 @@ import type { Config } from "../config/schema.ts";
 import type { Templates } from "../assets.ts";
 import { BWS_CRED_ENCRYPTED, BWS_CRED_PLAIN, BWS_CREDENTIAL } from "../secrets/bootstrap-token.ts";
 import { renderPolicy } from "./unit-policy.ts";
+import { gatewaySandboxLines, sandboxedSharedUsers, sandboxSysusersLine } from "./sandbox-units.ts";
 import { MANAGED_HEADER, renderTemplate } from "./template.ts";
 
 export interface WirebotCommand {
@@ -63,7 +64,8 @@ export function renderSharedGatewayUnit(c: Config, l: Layout, t: Templates): str
       port: g.port,
       // The state dir, plus each shared user's own directory (workspaces live there in both modes).
       writePaths: [g.stateDir, ...g.users.map((u) => workspaceDir(c, u.id))].join(" "),
-      hardening: renderPolicy("gateway"),
+      // With sandboxed users: the sandbox service's socket, and files the sandbox user can share (sandbox-units.ts).
+      hardening: renderPolicy("gateway") + (sandboxedSharedUsers(l).length > 0 ? `\n${gatewaySandboxLines()}` : ""),
     },
     blocks,
   );
@@ -106,6 +108,7 @@ export function renderReconcileUnit(c: Config, cmd: WirebotCommand, t: Templates
 export function renderSysusers(c: Config, l: Layout, t: Templates): string {
   const lines = [`u ${SERVICE_USER} - "Wirebot gateway and metering" ${PATHS.ledgerDir} /usr/sbin/nologin`];
   for (const g of l.dedicated) lines.push(`u ${g.serviceUser} - "Wirebot dedicated gateway (${g.id})" ${g.stateDir} /usr/sbin/nologin`);
+  if (sandboxedSharedUsers(l).length > 0) lines.push(sandboxSysusersLine());
   return renderTemplate("sysusers.conf", tmpl(t, "sysusers.conf"), { header: MANAGED_HEADER, lines: lines.join("\n") }, blocks);
 }
 
