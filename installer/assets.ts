@@ -1,4 +1,4 @@
-/** Reads the data files shipped in the package (unit templates, templates, skills): inputs to rendering. */
+/** Reads the data files shipped in the package (unit templates, templates, skills, gateway plugins): inputs to rendering. */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,9 +10,16 @@ export type Templates = Readonly<Record<string, string>>;
 
 import { parseSkillFrontmatter, type ShippedSkill } from "./runtime/skills.ts";
 
+/** A gateway plugin shipped in the package (plugins/<name>/), installed as files under /opt/wirebot/plugins. */
+export interface ShippedPlugin {
+  name: string;
+  files: { relPath: string; content: string }[];
+}
+
 export interface Assets {
   templates: Templates;
   skills: ShippedSkill[];
+  plugins: ShippedPlugin[];
 }
 
 export function readAssets(root = PACKAGE_ROOT): Assets {
@@ -22,7 +29,7 @@ export function readAssets(root = PACKAGE_ROOT): Assets {
       if (f.endsWith(".tmpl")) templates[f.slice(0, -".tmpl".length)] = readFileSync(path.join(root, dir, f), "utf8");
     }
   }
-  return { templates, skills: readSkills(path.join(root, "skills")) };
+  return { templates, skills: readSkills(path.join(root, "skills")), plugins: readPlugins(path.join(root, "plugins")) };
 }
 
 function readSkills(dir: string): ShippedSkill[] {
@@ -39,6 +46,16 @@ function readSkills(dir: string): ShippedSkill[] {
       const skillMd = files.find((f) => f.relPath === "SKILL.md");
       return { name, description: skillMd ? (parseSkillFrontmatter(skillMd.content).description ?? "") : "", files };
     });
+}
+
+function readPlugins(dir: string): ShippedPlugin[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+  return names.filter((n) => statSync(path.join(dir, n)).isDirectory()).map((name) => ({ name, files: walk(path.join(dir, name), "") }));
 }
 
 function walk(base: string, rel: string): { relPath: string; content: string }[] {

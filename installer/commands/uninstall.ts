@@ -70,6 +70,7 @@ export async function uninstallCommand(ctx: CommandContext, opts: UninstallOptio
   for (const name of (await host.readdir(WANTS.slice(0, -1))) ?? []) if (units.includes(name)) await remove(`${WANTS}${name}`);
   await remove(PATHS.runtimeRoot, true);
   await remove(PATHS.skillsDir, true);
+  await remove(PATHS.pluginsDir, true);
   await remove(PATHS.runDir, true);
   await remove(PATHS.credstore, true);
   await remove(MANIFEST_PATH);

@@ -12,6 +12,7 @@ export const PATHS = {
   credstore:      "/etc/wirebot/credstore",
   runtimeRoot:    "/opt/wirebot/runtime",
   skillsDir:      "/opt/wirebot/skills",
+  pluginsDir:     "/opt/wirebot/plugins",
   runDir:         "/run/wirebot",
   runUsersDir:    "/run/wirebot/users",
   gatewayEnv:     "/run/wirebot/gateway.env",

@@ -43,6 +43,12 @@ function agentTools(trust: "restricted" | "sandboxed" | "trusted") {
 /** The system agent has no chat of its own and needs no tool to answer system consults. */
 const SYSTEM_AGENT_TOOLS = { elevated: { enabled: false }, profile: "minimal", deny: ["gateway", "group:sessions", "group:runtime", "group:fs", "group:messaging", "group:automation", "group:ui", "group:nodes", "group:web"], fs: { workspaceOnly: true } };
 
+/** Wirebot's own gateway plugin (plugins/wirebot-guard): where the runtime has no setting, it keeps tenants apart. */
+export const GUARD_PLUGIN = "wirebot-guard";
+
+/** The shipped plugins a gateway loads: a shared gateway's tenants need the guard; a dedicated owner is alone. */
+export const gatewayPlugins = (g: GatewayLayout): string[] => (g.kind === "shared" ? [GUARD_PLUGIN] : []);
+
 /** Only the agent's own provider: `/model`, directives and overrides cannot put a turn on another agent's key. */
 const ownModelsOnly = (agentId: string) => ({ allow: [`${providerId(agentId)}/*`] });
 
@@ -122,6 +128,10 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
       bindings.push({ agentId: u.id, match: { channel: "whatsapp", accountId: "default", peer: { kind: "direct", id: peer } } });
   }
 
+  const guardedAgents: Record<string, { workspace: string | null }> = Object.fromEntries(users.map((u) => [u.id, { workspace: workspaceDir(c, u.id) }]));
+  guardedAgents[SYSTEM_AGENT_ID] = { workspace: null };
+  const pluginPaths = [...(waPeers.length > 0 ? whatsappPluginLoadPaths(c, l) : []), ...gatewayPlugins(g).map((p) => `${PATHS.pluginsDir}/${p}`)];
+
   return {
     gateway: {
       mode: "local",
@@ -160,8 +170,13 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
     memory: { search: { enabled: false } },
     plugins: {
       // OpenClaw does not look for plugins in its own node_modules: the WhatsApp plugin is named by path.
-      ...(waPeers.length > 0 ? { load: { paths: whatsappPluginLoadPaths(c, l) } } : {}),
-      entries: { "memory-core": { config: { dreaming: { enabled: false } } } },
+      ...(pluginPaths.length > 0 ? { load: { paths: pluginPaths } } : {}),
+      entries: {
+        "memory-core": { config: { dreaming: { enabled: false } } },
+        // A reply's MEDIA: line may name any file in the shared inbound store (another tenant's documents):
+        // the guard lets each agent attach from its own workspace only; the system agent attaches nothing.
+        ...(g.kind === "shared" ? { [GUARD_PLUGIN]: { enabled: true, config: { agents: guardedAgents } } } : {}),
+      },
     },
     logging: { file: `${g.stateDir}/logs/openclaw.log` },
   };

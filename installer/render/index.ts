@@ -6,7 +6,7 @@ import { selectSkills } from "../runtime/skills.ts";
 import type { Assets } from "../assets.ts";
 import { ROOT, type Desired, type OwnerSpec, type Resource, type UnitSpec } from "../engine/resource.ts";
 import { renderTunnelConfig } from "../tunnel/tunnel-config.ts";
-import { renderGatewayConfig } from "./gateway-config.ts";
+import { gatewayPlugins, renderGatewayConfig } from "./gateway-config.ts";
 import { isSandboxed } from "./sandbox.ts";
 import { SANDBOXED_WORKSPACE, sandboxResources } from "./sandbox-units.ts";
 import {
@@ -77,6 +77,16 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
     const subdirs = new Set(skill.files.flatMap((f) => f.relPath.split("/").slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join("/"))));
     for (const d of [...subdirs].sort()) r.push({ kind: "dir", path: `${base}/${d}`, mode: 0o755, owner: ROOT, notify: [] });
     for (const f of skill.files) r.push({ kind: "file", path: `${base}/${f.relPath}`, content: f.content, mode: 0o644, owner: ROOT, notify: gatewayUnits });
+  }
+
+  // Gateway plugins (the tenant guard), read-only to every gateway; a change reaches a gateway on its next start.
+  const pluginsWanted = new Set(l.gateways.flatMap((g) => gatewayPlugins(g)));
+  if (pluginsWanted.size > 0) r.push({ kind: "dir", path: PATHS.pluginsDir, mode: 0o755, owner: ROOT, notify: [] });
+  for (const plugin of ctx.assets.plugins.filter((p) => pluginsWanted.has(p.name))) {
+    const base = `${PATHS.pluginsDir}/${plugin.name}`;
+    r.push({ kind: "dir", path: base, mode: 0o755, owner: ROOT, notify: [] });
+    const users = l.gateways.filter((g) => gatewayPlugins(g).includes(plugin.name)).map((g) => g.unit);
+    for (const f of plugin.files) r.push({ kind: "file", path: `${base}/${f.relPath}`, content: f.content, mode: 0o644, owner: ROOT, notify: users });
   }
 
   // State directories: every user has one in both modes; its owner is the user's gateway's service user.

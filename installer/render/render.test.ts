@@ -67,6 +67,21 @@ describe("gateway config", () => {
     }
   });
 
+  it("loads the tenant guard plugin in the shared gateway only, with every tenant's workspace and none for the system agent", () => {
+    expect(cfg.plugins.load.paths).toContain("/opt/wirebot/plugins/wirebot-guard");
+    expect(cfg.plugins.entries["wirebot-guard"]).toEqual({
+      enabled: true,
+      config: { agents: { alice: { workspace: "/data/wirebot/users/alice/workspace" }, bob: { workspace: "/data/wirebot/users/bob/workspace" }, carol: { workspace: "/data/wirebot/users/carol/workspace" }, wirebot: { workspace: null } } },
+    });
+    const files = render("three-users").resources.filter((r) => r.path.startsWith("/opt/wirebot/plugins"));
+    expect(files.map((r) => r.path).sort()).toEqual(["/opt/wirebot/plugins", "/opt/wirebot/plugins/wirebot-guard", "/opt/wirebot/plugins/wirebot-guard/index.js", "/opt/wirebot/plugins/wirebot-guard/openclaw.plugin.json", "/opt/wirebot/plugins/wirebot-guard/package.json"]);
+    const m = load("mixed");
+    const lm = resolveLayout(m);
+    const ded = gatewayConfigObject(m, lm, lm.dedicated[0]!) as any;
+    expect(ded.plugins.entries).not.toHaveProperty("wirebot-guard");
+    expect(ded.plugins.load?.paths ?? []).not.toContain("/opt/wirebot/plugins/wirebot-guard");
+  });
+
   it("turns off background calls that would spend unmetered money", () => {
     expect(cfg.agents.defaults.heartbeat.every).toBe("0m");
     expect(cfg.gateway.controlUi.sessionObserver).toBe(false);

@@ -7,6 +7,8 @@ export interface SeenRequest {
   path: string;
   /** the X-Wirebot-Agent provider header: which agent's provider made the call */
   agent: string | undefined;
+  /** the Authorization header: which key paid for the call */
+  auth: string | undefined;
   raw: string;
   body: ChatBody | undefined;
 }
@@ -20,18 +22,21 @@ interface ChatMessage {
   content?: unknown;
   tool_calls?: unknown[];
 }
-interface ChatBody {
+export interface ChatBody {
   model?: string;
   stream?: boolean;
   messages?: ChatMessage[];
   tools?: ToolDef[];
 }
 
+/** How openclaw opens the user-role block of conversation context it appends to a channel turn. */
+const RUNTIME_CONTEXT = "<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>";
+
 /** The probe line the test puts in its user message; everything after it is a JSON array of steps. */
 export const PROBE = "WB-PROBE ";
 
-/** A path for the read tool, or any tool call the model should make verbatim. */
-export type ProbeStep = string | { tool: string; args: Record<string, unknown> };
+/** A path for the read tool, any tool call the model should make verbatim, or (last) the reply text to give instead of the tool results. */
+export type ProbeStep = string | { tool: string; args: Record<string, unknown> } | { say: string };
 
 export interface ScriptedModel {
   baseUrl: string;
@@ -58,26 +63,39 @@ function pickReadTool(tools: ToolDef[]): { name: string; arg: string } | null {
 }
 
 /**
+ * The steps of the probe line this turn is about. A channel turn's user message also quotes earlier
+ * turns (the runtime's conversation context), where probe lines sit inside JSON strings and do not
+ * parse; a step may itself carry a probe line meant for another agent. So: the first probe line that
+ * parses on its own, or null.
+ */
+export function probeSteps(text: string): ProbeStep[] | null {
+  for (let at = text.indexOf(PROBE); at >= 0; at = text.indexOf(PROBE, at + 1)) {
+    try {
+      const steps: unknown = JSON.parse(text.slice(at + PROBE.length).split("\n")[0]!);
+      if (Array.isArray(steps)) return steps as ProbeStep[];
+    } catch {
+      /* a quoted copy: try the next one */
+    }
+  }
+  return null;
+}
+
+/**
  * One decision per upstream call, from the conversation alone (the gateway resends it every turn):
  * with n tool results so far, make step n's tool call; when every step has a result, answer with
  * all the tool results verbatim, so the gateway's reply shows exactly what the tools gave the model.
  */
-function decide(body: ChatBody): { kind: "text"; text: string } | { kind: "tool"; name: string; args: Record<string, unknown> } {
+export function decide(body: ChatBody): { kind: "text"; text: string } | { kind: "tool"; name: string; args: Record<string, unknown> } {
   const msgs = body.messages ?? [];
-  const lastUser = msgs.map((m, i) => [m, i] as const).filter(([m]) => m.role === "user" && messageText(m).includes(PROBE)).at(-1);
-  if (!lastUser) return { kind: "text", text: "ok" };
-  let steps: ProbeStep[];
-  try {
-    const text = messageText(lastUser[0]);
-    // The first probe line wins: a step may itself carry a probe line meant for another agent's turn.
-    steps = JSON.parse(text.slice(text.indexOf(PROBE) + PROBE.length).split("\n")[0]!) as ProbeStep[];
-  } catch {
-    // Side calls (titles, digests) quote the conversation in their own wrapping: not a probe turn.
-    return { kind: "text", text: "ok" };
-  }
+  // The turn's own message is the last user message that is not the runtime's context block (which a
+  // channel turn adds after it, quoting earlier turns); earlier probes in the conversation are done.
+  const lastUser = msgs.map((m, i) => [m, i] as const).filter(([m]) => m.role === "user" && !messageText(m).startsWith(RUNTIME_CONTEXT)).at(-1);
+  const steps = lastUser ? probeSteps(messageText(lastUser[0])) : null;
+  if (!lastUser || !steps) return { kind: "text", text: "ok" };
   const results = msgs.slice(lastUser[1] + 1).filter((m) => m.role === "tool").map(messageText);
   if (results.length < steps.length) {
     const step = steps[results.length]!;
+    if (typeof step !== "string" && "say" in step) return { kind: "text", text: step.say };
     if (typeof step !== "string") return { kind: "tool", name: step.tool, args: step.args };
     const tool = pickReadTool(body.tools ?? []);
     if (!tool) return { kind: "text", text: "NO-READ-TOOL-OFFERED" };
@@ -101,7 +119,7 @@ export async function startScriptedModel(): Promise<ScriptedModel> {
         body = undefined;
       }
       const agent = req.headers["x-wirebot-agent"];
-      requests.push({ at: Date.now(), path: req.url ?? "", agent: Array.isArray(agent) ? agent[0] : agent, raw, body });
+      requests.push({ at: Date.now(), path: req.url ?? "", agent: Array.isArray(agent) ? agent[0] : agent, auth: req.headers.authorization, raw, body });
       const url = (req.url ?? "").split("?")[0]!;
       if (req.method === "GET" && url.endsWith("/models")) {
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ object: "list", data: [{ id: "gpt-4o-mini", object: "model" }] }));

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { GATEWAY_TOKEN_VAR, litellmKeyVar, meteredAgents, resolveLayout, type GatewayLayout, type Layout } from "../../installer/config/layout.ts";
+import { GATEWAY_TOKEN_VAR, litellmKeyVar, meteredAgents, PATHS, resolveLayout, type GatewayLayout, type Layout } from "../../installer/config/layout.ts";
 import { parseConfig } from "../../installer/config/load.ts";
 import type { Config } from "../../installer/config/schema.ts";
 import { gatewayConfigObject } from "../../installer/render/gateway-config.ts";
@@ -39,6 +39,7 @@ export function prepareSharedGateway(dataDir: string, port: number, edit: (doc: 
   // the agents' tool policy, which is what these tests are about, does not depend on them.
   doc["channels"] = {};
   doc["bindings"] = [];
+  usePackagePlugins(doc);
   edit(doc, config);
   mkdirSync(shared.stateDir, { recursive: true, mode: 0o700 });
   writeFileSync(shared.configPath, JSON.stringify(doc, null, 2) + "\n", { mode: 0o600 });
@@ -54,5 +55,16 @@ export function pointProvidersAt(doc: Record<string, unknown>, baseUrl: string):
   const providers = (doc["models"] as { providers: Record<string, { baseUrl: string }> }).providers;
   for (const p of Object.values(providers)) p.baseUrl = baseUrl;
 }
+
+/**
+ * Loads wirebot's gateway plugins from this checkout's plugins/ instead of /opt/wirebot/plugins: the same
+ * files `apply` installs there (render/index.ts copies them verbatim), without writing to /opt on this machine.
+ */
+export function usePackagePlugins(doc: Record<string, unknown>): void {
+  const load = (doc["plugins"] as { load?: { paths?: string[] } } | undefined)?.load;
+  if (load?.paths) load.paths = load.paths.map((p) => (p.startsWith(`${PATHS.pluginsDir}/`) ? path.join(PACKAGE_PLUGINS, p.slice(PATHS.pluginsDir.length + 1)) : p));
+}
+
+const PACKAGE_PLUGINS = fileURLToPath(new URL("../../plugins", import.meta.url));
 
 export const workspaceOf = (dataDir: string, userId: string) => path.join(dataDir, "users", userId, "workspace");

@@ -24,6 +24,16 @@ export interface SentMessage {
   plain: string;
   parseMode: string | null;
   at: number;
+  /** an editMessageText of an earlier message rather than a new one */
+  edit?: boolean;
+}
+
+/** A file the bot uploaded (sendDocument, sendPhoto, …): the raw multipart body, so a test can look for a file's bytes. */
+export interface Upload {
+  method: string;
+  chatId: string;
+  raw: Buffer;
+  at: number;
 }
 
 export interface Update {
@@ -39,10 +49,11 @@ export interface TelegramStandin {
   /** Methods this stand-in does not implement; answered `{ok:true,result:true}` so startup goes on. */
   unknownMethods: Set<string>;
   sent: SentMessage[];
+  uploads: Upload[];
   /** Queues a private text message from `fromId` as the next update. */
   injectPrivateMessage(fromId: string | number, text: string, opts?: { firstName?: string; username?: string }): Update;
-  /** Resolves with the first message sent to chatId after `since` (ms), or rejects after timeoutMs. */
-  waitForSent(chatId: string | number, opts?: { since?: number; timeoutMs?: number }): Promise<SentMessage>;
+  /** Resolves with the first message sent to chatId after `since` (ms), or rejects after timeoutMs; with `uploads`, a file sent there counts too. */
+  waitForSent(chatId: string | number, opts?: { since?: number; timeoutMs?: number; uploads?: boolean }): Promise<SentMessage>;
   /** Resolves once some getUpdates call is waiting (the poller is up). */
   waitForPoller(timeoutMs?: number): Promise<void>;
   methodsCalled(): string[];
@@ -50,7 +61,8 @@ export interface TelegramStandin {
 }
 
 // The methods whose answers the gateway reads; everything else it calls on start is logged as unknown.
-const KNOWN = new Set(["getMe", "getUpdates", "sendMessage", "sendChatAction", "deleteWebhook", "setWebhook", "getWebhookInfo", "setMyCommands", "deleteMyCommands", "getMyCommands", "getChat", "editMessageText", "deleteMessage", "setMessageReaction", "close", "logOut"]);
+const UPLOADS = new Set(["sendDocument", "sendPhoto", "sendAudio", "sendVideo", "sendVoice", "sendAnimation", "sendMediaGroup"]);
+const KNOWN = new Set([...UPLOADS, "getMe", "getUpdates", "sendMessage", "sendChatAction", "deleteWebhook", "setWebhook", "getWebhookInfo", "setMyCommands", "deleteMyCommands", "getMyCommands", "getChat", "editMessageText", "deleteMessage", "setMessageReaction", "close", "logOut"]);
 
 class BotApiError extends Error {
   constructor(
@@ -77,6 +89,7 @@ export async function startTelegramStandin(opts: TelegramStandinOptions): Promis
   const calls: BotCall[] = [];
   const unknownMethods = new Set<string>();
   const sent: SentMessage[] = [];
+  const uploads: Upload[] = [];
   const queue: Update[] = [];
   let nextUpdateId = 100_000;
   let nextMessageId = 1;
@@ -138,8 +151,14 @@ export async function startTelegramStandin(opts: TelegramStandinOptions): Promis
         for (const w of sentWaiters) w();
         return msg;
       }
-      case "editMessageText":
-        return messageFromBot(String(p["chat_id"] ?? "0"), String(p["text"] ?? ""));
+      case "editMessageText": {
+        // A streamed reply is a placeholder ("Working") edited into the answer: the edit is what the user reads.
+        const chatId = String(p["chat_id"] ?? "0");
+        const text = String(p["text"] ?? "");
+        sent.push({ messageId: Number(p["message_id"] ?? 0), chatId, text, plain: stripHtml(text), parseMode: typeof p["parse_mode"] === "string" ? p["parse_mode"] : null, at: Date.now(), edit: true });
+        for (const w of sentWaiters) w();
+        return messageFromBot(chatId, text);
+      }
       case "sendChatAction":
       case "deleteWebhook":
       case "setWebhook":
@@ -171,12 +190,20 @@ export async function startTelegramStandin(opts: TelegramStandinOptions): Promis
       if (m[1] !== opts.token) return reply(res, new BotApiError(401, "Unauthorized"));
       const method = KNOWN_CASE.get(m[2]!.toLowerCase()) ?? m[2]!;
       let params: Record<string, unknown>;
+      let raw: Buffer;
       try {
-        params = { ...Object.fromEntries(url.searchParams), ...(await readParams(req)) };
+        raw = await readBody(req);
+        params = { ...Object.fromEntries(url.searchParams), ...readParams(raw, String(req.headers["content-type"] ?? "")) };
       } catch {
         return reply(res, new BotApiError(400, "Bad Request: can't parse JSON object"));
       }
       calls.push({ method, params, at: Date.now() });
+      if (UPLOADS.has(method)) {
+        const chatId = String(params["chat_id"] ?? "");
+        uploads.push({ method, chatId, raw, at: Date.now() });
+        for (const w of sentWaiters) w();
+        return reply(res, null, messageFromBot(chatId, ""));
+      }
       try {
         reply(res, null, await call(method, params, req));
       } catch (e) {
@@ -193,6 +220,7 @@ export async function startTelegramStandin(opts: TelegramStandinOptions): Promis
     calls,
     unknownMethods,
     sent,
+    uploads,
     injectPrivateMessage(fromId, text, o = {}) {
       const id = Number(fromId);
       const from = { id, is_bot: false, first_name: o.firstName ?? `Peer ${id}`, ...(o.username ? { username: o.username } : {}), language_code: "en" };
@@ -207,7 +235,11 @@ export async function startTelegramStandin(opts: TelegramStandinOptions): Promis
     waitForSent(chatId, o = {}) {
       const since = o.since ?? 0;
       const want = String(chatId);
-      const find = () => sent.find((s) => s.chatId === want && s.at >= since);
+      const upload = (): SentMessage | undefined => {
+        const u = o.uploads ? uploads.find((x) => x.chatId === want && x.at >= since) : undefined;
+        return u && { messageId: 0, chatId: want, text: `(${u.method})`, plain: `(${u.method})`, parseMode: null, at: u.at };
+      };
+      const find = () => sent.find((s) => s.chatId === want && s.at >= since && !s.edit) ?? upload();
       return new Promise<SentMessage>((resolve, reject) => {
         const check = () => {
           const s = find();
@@ -263,14 +295,23 @@ function reply(res: ServerResponse, err: BotApiError | null, result?: unknown): 
   res.end(text);
 }
 
-/** JSON or urlencoded bodies; multipart (file uploads) is not needed by these tests and parses to {}. */
-async function readParams(req: IncomingMessage): Promise<Record<string, unknown>> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
-  const raw = Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
+}
+
+/** JSON or urlencoded bodies; of a multipart body (a file upload) only its short text fields. */
+function readParams(body: Buffer, type: string): Record<string, unknown> {
+  const raw = body.toString("utf8");
   if (raw.trim() === "") return {};
-  const type = String(req.headers["content-type"] ?? "");
   if (type.includes("application/json")) return JSON.parse(raw) as Record<string, unknown>;
   if (type.includes("application/x-www-form-urlencoded")) return Object.fromEntries(new URLSearchParams(raw));
+  if (type.includes("multipart/form-data")) {
+    const out: Record<string, unknown> = {};
+    // A text part: its headers (no filename), a blank line, a short value.
+    for (const m of raw.matchAll(/content-disposition: *form-data; *name="([^"]+)"\r?\n(?:[^\r\n]+\r?\n)*?\r?\n([^\r\n]{0,200})\r?\n/gi)) if (!(m[1]! in out)) out[m[1]!] = m[2]!;
+    return out;
+  }
   return {};
 }

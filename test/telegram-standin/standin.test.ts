@@ -57,3 +57,20 @@ test("sendMessage is recorded with HTML stripped; unknown methods are logged and
   expect((await api("setChatMenuButton", {})).body).toEqual({ ok: true, result: true });
   expect([...tg.unknownMethods]).toEqual(["setChatMenuButton"]);
 });
+
+test("a file upload (multipart) is kept whole with its chat id; an edit counts as sent text but not as a new message", async () => {
+  const since = Date.now();
+  const form = new FormData();
+  form.set("chat_id", "123");
+  form.set("caption", "statement");
+  form.set("document", new Blob([Buffer.from("secret bytes\n")]), "bank.txt");
+  const r = await fetch(`${tg.apiRoot}/bot${TOKEN}/sendDocument`, { method: "POST", body: form }).then((x) => x.json() as Promise<any>);
+  expect(r).toMatchObject({ ok: true, result: { chat: { id: 123 } } });
+  expect(tg.uploads.map((u) => [u.method, u.chatId, u.raw.includes("secret bytes")])).toEqual([["sendDocument", "123", true]]);
+  expect(await tg.waitForSent(123, { since, timeoutMs: 100, uploads: true })).toMatchObject({ plain: "(sendDocument)" });
+  await expect(tg.waitForSent(123, { since, timeoutMs: 100 })).rejects.toThrow(/no sendMessage/);
+
+  await api("editMessageText", { chat_id: "123", message_id: 7, text: "final answer" });
+  expect(tg.sent.map((s) => [s.plain, s.edit])).toEqual([["final answer", true]]);
+  await expect(tg.waitForSent(123, { since, timeoutMs: 100 })).rejects.toThrow(/no sendMessage/);
+});
