@@ -1,9 +1,12 @@
 /** `wirebot doctor [--json]`: the status probes plus drift, permissions, headroom and runtime fit, each problem with a fix. */
 import { EXIT } from "../errors.ts";
-import { driftChecks, permissionChecks, resourceChecks, runtimeChecks } from "../lifecycle/doctor-checks.ts";
-import { collectStatus, type ProbeDeps } from "../lifecycle/probes.ts";
+import { resourceChecks, runtimeChecks } from "../lifecycle/doctor-checks.ts";
+import type { FixScope } from "../lifecycle/fix-scope.ts";
+import { collectStatus, probesLive, type ProbeDeps } from "../lifecycle/probes.ts";
+import { skippedResourceProbes, skippedStatusProbes, treeChecks } from "../lifecycle/render-only.ts";
 import { checksJson, formatChecks, worst } from "../lifecycle/report.ts";
 import { loadConfig, type CommandContext } from "./context.ts";
+import { targetText } from "./status.ts";
 
 export interface DoctorOptions {
   config?: string;
@@ -12,17 +15,21 @@ export interface DoctorOptions {
 
 export type DoctorDeps = ProbeDeps;
 
+/** Under --root, as status: the tree (plan, modes, owners, the runtime marker) is checked and the live probes are listed as skipped. */
 export async function doctorCommand(ctx: CommandContext, opts: DoctorOptions, deps: DoctorDeps = {}): Promise<number> {
-  const { config, text } = await loadConfig(ctx, opts.config);
+  const { config, text, source } = await loadConfig(ctx, opts.config);
+  const scope: FixScope = { root: ctx.host.root, ...(opts.config ? { config: source } : {}) };
+  const live = probesLive(ctx.host, deps);
+  const runtime = await runtimeChecks(ctx.host, config, { live, scope });
   const checks = [
-    ...(await collectStatus(ctx.host, config, deps)),
-    ...(await driftChecks(ctx, config, text)),
-    ...(await permissionChecks(ctx.host, config)),
-    ...(await resourceChecks(ctx.host, config)),
-    ...(await runtimeChecks(ctx.host, config)),
+    ...(live ? await collectStatus(ctx.host, config, deps, scope) : []),
+    ...(await treeChecks(ctx, config, text, scope)),
+    ...(live ? await resourceChecks(ctx.host, config, scope) : []),
+    ...runtime.checks,
   ];
+  const skipped = live ? [] : [...skippedStatusProbes(config), ...skippedResourceProbes(), ...runtime.skipped];
   const level = worst(checks);
-  if (opts.json) ctx.io.json(checksJson(level === "fail" ? "problems-found" : level === "warn" ? "warnings" : "healthy", checks));
-  else ctx.io.out(formatChecks(`wirebot doctor: ${ctx.host.root === "/" ? "this host" : ctx.host.root}`, checks, true));
+  if (opts.json) ctx.io.json(checksJson(level === "fail" ? "problems-found" : level === "warn" ? "warnings" : "healthy", checks, { root: ctx.host.root, renderOnly: !live, skipped }));
+  else ctx.io.out(formatChecks(`wirebot doctor: ${targetText(ctx.host.root, live)}`, checks, true, { skipped }));
   return level === "fail" ? EXIT.verify : EXIT.ok;
 }

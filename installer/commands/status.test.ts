@@ -1,5 +1,5 @@
 /** status and doctor on a temp root with scripted systemctl and HTTP answers: what each probe reports, and the exit code. */
-import { chmodSync, mkdirSync, writeFileSync, appendFileSync } from "node:fs";
+import { chmodSync, mkdirSync, writeFileSync, appendFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../config/load.ts";
@@ -31,6 +31,8 @@ interface Scenario {
   meterDown?: boolean;
   budgetState?: "ok" | "over";
   pull?: object | null;
+  /** the operator's environment (the CLI passes process.env) */
+  env?: Record<string, string>;
 }
 
 async function setup(s: Scenario = {}) {
@@ -43,7 +45,7 @@ async function setup(s: Scenario = {}) {
     return {};
   };
   const rec = recordingExec(answer);
-  const ctx = testContext(root, { exec: rec.exec });
+  const ctx = testContext(root, { exec: rec.exec, ...(s.env ? { env: s.env } : {}) });
   const text = exampleText("mixed");
   await liveConverge()(ctx, parseConfig(text, "mixed"), text, {});
   put("run/wirebot/reconcile.env", `WIREBOT_API_TOKEN="${TOKEN}"\n`);
@@ -73,7 +75,8 @@ async function setup(s: Scenario = {}) {
     return { status: 200, body: { ok: true } };
   };
   rec.calls.length = 0;
-  return { ctx, rec, deps: { http, portOpen: async (p: number) => !s.down?.includes(p) }, seenAuth };
+  // live: the temp root stands in for `/` here, with scripted systemctl and HTTP answers
+  return { ctx, rec, deps: { http, portOpen: async (p: number) => !s.down?.includes(p), live: true }, seenAuth };
 }
 
 describe("wirebot status", () => {
@@ -121,6 +124,35 @@ describe("wirebot status", () => {
   });
 });
 
+describe("status finds the API token as the reconcile unit does", () => {
+  const budgetLines = (out: string) => out.split("\n").filter((l) => /^\s+\[(ok |WARN)\S*\] (alice|bob) /.test(l));
+
+  it("an exported WIREBOT_API_TOKEN is used without the env file", async () => {
+    const { ctx, deps, seenAuth } = await setup({ env: { WIREBOT_API_TOKEN: TOKEN } });
+    rmSync(path.join(root, "run/wirebot/reconcile.env"));
+    expect(await statusCommand(ctx, {}, deps)).toBe(0);
+    expect(seenAuth).toEqual([`Bearer ${TOKEN}`]);
+  });
+
+  it("no env file: budgets unknown, saying how to pull the secrets (with this --root)", async () => {
+    const { ctx, deps, seenAuth } = await setup();
+    rmSync(path.join(root, "run/wirebot/reconcile.env"));
+    await statusCommand(ctx, {}, deps);
+    expect(seenAuth).toEqual([]);
+    expect(budgetLines(ctx.io.stdout.join("\n"))).toEqual([
+      expect.stringMatching(new RegExp(`\\[WARN\\] alice\\s+unknown \\(no /run/wirebot/reconcile\\.env: run \`wirebot secrets pull --root ${root}\`\\)$`)),
+      expect.stringMatching(/\[WARN\] bob\s+unknown \(no \/run\/wirebot\/reconcile\.env/),
+    ]);
+  });
+
+  it("an env file this user may not read: budgets unknown, 'run this command with sudo', no stack trace", async () => {
+    const { ctx, deps } = await setup();
+    const denied = { ...ctx, host: { ...ctx.host, readFile: async (p: string) => (p === "/run/wirebot/reconcile.env" ? Promise.reject(Object.assign(new Error("EACCES"), { code: "EACCES" })) : ctx.host.readFile(p)) } };
+    expect(await statusCommand(denied, {}, deps)).toBe(0);
+    expect(ctx.io.stdout.join("\n")).toMatch(/\[WARN\] alice\s+unknown \(only root can read WIREBOT_API_TOKEN from \/run\/wirebot\/reconcile\.env: run this command with sudo\)/);
+  });
+});
+
 describe("wirebot doctor", () => {
   it("a healthy, untouched appliance passes every doctor check", async () => {
     const { ctx, deps } = await setup();
@@ -141,7 +173,9 @@ describe("wirebot doctor", () => {
     expect(await doctorCommand(ctx, {}, deps)).toBe(1);
     const out = ctx.io.stdout.join("\n");
     expect(out).toMatch(/\[FAIL\] \/etc\/systemd\/system\/clawdbot-gateway\.service\s+changed since apply: content\n\s+fix: wirebot apply/);
-    expect(out).toMatch(/\[FAIL\] \/data\/wirebot\/users\/alice\s+mode 0755, want 0700\n\s+fix: chmod 0700 .*\/data\/wirebot\/users\/alice/);
+    // drift names the mode change once; permissions does not repeat it
+    expect(out).toMatch(/\[FAIL\] \/data\/wirebot\/users\/alice\s+changed since apply: mode 0755, want 0700\n\s+fix: wirebot apply/);
+    expect(out.match(/\/data\/wirebot\/users\/alice\s/g)).toHaveLength(1);
     expect(out).toMatch(/\[FAIL\] \/run\/wirebot\/reconcile\.env\s+mode 0644, want 0600\n\s+fix: chmod 0600/);
     expect(out).toMatch(/\[FAIL\] memory\s+2 gateway\(s\) \(1 dedicated\) need about 2\.5 GB/);
     expect(out).toMatch(/\[FAIL\] package\s+.*holds openclaw@2026\.8\.1 .*\n\s+fix: wirebot upgrade --runtime-version 2026\.9\.6/);

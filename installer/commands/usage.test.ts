@@ -1,10 +1,12 @@
 /** `wirebot usage`: readable table by default, --json and --csv with exact amounts, usage errors exit 64. */
-import { mkdtempSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { captureLogger, meterConfig, sampleStandin, SAMPLE_DAY, SAMPLE_NOON } from "../../test/litellm-standin/fixtures.ts";
 import type { Config } from "../config/schema.ts";
+import type { Host } from "../host/host.ts";
+import { createNodeHost } from "../host/node-host.ts";
 import { captureIo } from "../io.ts";
 import { Meter } from "../meter/daemon.ts";
 import { usageCommand } from "./usage.ts";
@@ -50,5 +52,19 @@ describe("usage", () => {
     await expect(usageCommand({ ledgerPath, now, from: "20-10-2026" }, config, captureIo())).rejects.toMatchObject({ exitCode: 64 });
     await expect(usageCommand({ ledgerPath, now, agent: "ghost" }, config, captureIo())).rejects.toMatchObject({ exitCode: 64 });
     await expect(usageCommand({ ledgerPath: "/nonexistent/ledger.sqlite", now }, config, captureIo())).rejects.toMatchObject({ exitCode: 69 });
+  });
+
+  it("a ledger this user may not read (not under sudo): exit 64 saying to use sudo, not SQLite's 'unable to open'", async () => {
+    const root = mkdtempSync(path.join(tmpdir(), "wb-usage-root-"));
+    mkdirSync(path.join(root, "var/lib/wirebot"), { recursive: true });
+    copyFileSync(ledgerPath, path.join(root, "var/lib/wirebot/ledger.sqlite"));
+    const host = createNodeHost({ root });
+    expect(await usageCommand({ root, now, json: true }, config, captureIo(), host)).toBe(0);
+    // root reads any mode, so the refusal /var/lib/wirebot (wirebot 0700) gives everyone else is made by the host
+    const denied: Host = { ...host, readFileStream: () => Promise.reject(Object.assign(new Error("EACCES: permission denied"), { code: "EACCES" })) };
+    const err = await usageCommand({ root, now }, config, captureIo(), denied).catch((e: unknown) => e);
+    expect(err).toMatchObject({ exitCode: 64, code: "usage.ledger-unreadable", message: `cannot read the ledger ${root}/var/lib/wirebot/ledger.sqlite: permission denied` });
+    expect((err as { hint: string }).hint).toContain("sudo wirebot usage");
+    rmSync(root, { recursive: true, force: true });
   });
 });

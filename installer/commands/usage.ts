@@ -1,7 +1,9 @@
 /** `wirebot usage [--agent ID] [--from D] [--to D] [--json|--csv]`: spend per agent from the ledger. */
 import type { Config } from "../config/schema.ts";
-import { meteredAgents } from "../config/layout.ts";
+import { meteredAgents, PATHS } from "../config/layout.ts";
 import { EXIT, usageError } from "../errors.ts";
+import type { Host } from "../host/host.ts";
+import { createNodeHost } from "../host/node-host.ts";
 import type { Io } from "../io.ts";
 import { ApiError, parseUsageQuery, readUsage } from "../meter/api.ts";
 import { readBudgets } from "../meter/budgets.ts";
@@ -25,7 +27,22 @@ export interface UsageOptions {
 
 const csvCell = (v: string | number) => (typeof v === "number" || /^[\w.:/()-]*$/.test(v) ? String(v) : `"${v.replace(/"/g, '""')}"`);
 
-export async function usageCommand(opts: UsageOptions, config: Config, io: Io): Promise<number> {
+/**
+ * The ledger is the wirebot user's (0600 under /var/lib/wirebot 0700), so as an operator types it this runs
+ * under sudo; anyone else is told so, instead of SQLite's "unable to open database file".
+ */
+async function assertLedgerReadable(host: Host): Promise<void> {
+  try {
+    const chunks = await host.readFileStream(PATHS.ledger);
+    if (chunks) for await (const _ of chunks) break;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "EACCES" && code !== "EPERM") throw e;
+    throw usageError("usage.ledger-unreadable", `cannot read the ledger ${host.resolve(PATHS.ledger)}: permission denied`, "run it as root (`sudo wirebot usage …`): only root and the wirebot user can read the ledger");
+  }
+}
+
+export async function usageCommand(opts: UsageOptions, config: Config, io: Io, host: Host = createNodeHost({ root: opts.root ?? "/" })): Promise<number> {
   if (opts.json && opts.csv) throw usageError("usage.format", "--json and --csv exclude each other");
   const now = (opts.now ?? Date.now)();
   let q;
@@ -38,6 +55,7 @@ export async function usageCommand(opts: UsageOptions, config: Config, io: Io): 
   const known = meteredAgents(config).map((a) => a.id);
   if (q.agent !== null && !known.includes(q.agent) && q.agent !== "(unattributed)")
     throw usageError("usage.agent", `no agent '${q.agent}' in the configuration`, `known: ${known.join(", ")}`);
+  if (opts.ledgerPath === undefined) await assertLedgerReadable(host);
   const db = openLedgerDb(opts.ledgerPath ?? ledgerPathFor(opts.root), { readonly: true });
   try {
     const ledger = new Ledger(db, config.litellm.instanceId);

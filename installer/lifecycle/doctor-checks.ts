@@ -3,29 +3,53 @@ import { PATHS, SERVICE_USER, resolveLayout, userDir, workspaceDir } from "../co
 import type { Config } from "../config/schema.ts";
 import type { CommandContext } from "../commands/context.ts";
 import { buildDesired } from "../commands/desired.ts";
-import { MANIFEST_PATH, plan } from "../engine/plan.ts";
+import { MANIFEST_PATH, plan, type Change } from "../engine/plan.ts";
 import type { Host } from "../host/host.ts";
 import { DISK_NEEDED_BYTES, judge, memoryNeeded, readFacts } from "../preflight/preflight.ts";
 import { readRuntimeMarker } from "../runtime/provision.ts";
-import type { Check } from "./report.ts";
+import { wirebotFix, type FixScope } from "./fix-scope.ts";
+import type { Check, Skipped } from "./report.ts";
 
-const APPLY_FIX = "wirebot apply (hand edits are overwritten: put the change in wirebot.yaml instead)";
+const WHY_APPLY: Record<Change["action"] | "stop", string> = {
+  create: "writes it again",
+  update: "hand edits are overwritten: put the change in wirebot.yaml instead",
+  delete: "removes it",
+  stop: "stops and removes it",
+};
+const applyFix = (scope: FixScope, action: keyof typeof WHY_APPLY) => `${wirebotFix(scope, "apply")} (${WHY_APPLY[action]})`;
+const octal = (m: number) => m.toString(8).padStart(4, "0");
 
-export async function driftChecks(ctx: CommandContext, c: Config, text: string): Promise<Check[]> {
-  const p = await plan(ctx.host, await buildDesired(ctx, c, text));
-  const checks: Check[] = p.changes
-    .filter((ch) => ch.path !== MANIFEST_PATH)
-    .map((ch) => ({
-      area: "drift" as const,
-      name: ch.path,
-      level: "fail" as const,
-      summary: ch.action === "update" ? `changed since apply: ${ch.fields.join(", ")}${ch.secret ? " (content hidden)" : ""}` : ch.action === "create" ? "missing" : "left over from an earlier wirebot.yaml",
-      fix: APPLY_FIX,
-      data: { action: ch.action, fields: ch.fields },
-    }));
-  for (const u of p.stop) checks.push({ area: "drift", name: u, level: "fail", summary: "unit no longer configured but still installed", fix: APPLY_FIX });
-  return checks.length > 0 ? checks : [{ area: "drift", name: "managed files", level: "ok", summary: "every managed file matches wirebot.yaml" }];
+/** "mode 0755, want 0700" rather than just "mode": the operator sees what changed without a stat of their own. */
+async function whatChanged(host: Host, ch: Change): Promise<string> {
+  const r = ch.resource;
+  const st = await host.stat(ch.path);
+  const parts = ch.fields.map((f) => {
+    if (f === "mode" && st && r && r.kind !== "link") return `mode ${octal(st.mode)}, want ${octal(r.mode)}`;
+    if (f === "owner" && st && r && r.kind !== "link") return `owner ${st.uid}:${st.gid}, want ${r.owner.user}:${r.owner.group}`;
+    return f;
+  });
+  return `changed since apply: ${parts.join("; ")}${ch.secret ? " (content hidden)" : ""}`;
 }
+
+/** The plan against the host: empty when the tree is exactly what apply would write. */
+export async function driftChecks(ctx: CommandContext, c: Config, text: string, scope: FixScope = { root: ctx.host.root }): Promise<Check[]> {
+  const p = await plan(ctx.host, await buildDesired(ctx, c, text));
+  const checks: Check[] = [];
+  for (const ch of p.changes.filter((x) => x.path !== MANIFEST_PATH))
+    checks.push({
+      area: "drift",
+      name: ch.path,
+      level: "fail",
+      summary: ch.action === "update" ? await whatChanged(ctx.host, ch) : ch.action === "create" ? "missing" : "left over from an earlier wirebot.yaml",
+      fix: applyFix(scope, ch.action),
+      data: { action: ch.action, fields: ch.fields },
+    });
+  for (const u of p.stop) checks.push({ area: "drift", name: u, level: "fail", summary: "unit no longer configured but still installed", fix: applyFix(scope, "stop") });
+  return checks.length > 0 ? checks : [{ area: "drift", name: "managed files", level: "ok", summary: "every managed file matches wirebot.yaml (the plan is empty)" }];
+}
+
+/** Paths a failing drift check already names, so permissions do not report the same chmod twice. */
+export const driftPaths = (checks: readonly Check[]): Set<string> => new Set(checks.filter((c) => c.area === "drift" && c.level !== "ok").map((c) => c.name));
 
 interface Expect {
   path: string;
@@ -37,9 +61,9 @@ interface Expect {
   optional?: boolean;
 }
 
-export async function permissionChecks(host: Host, c: Config): Promise<Check[]> {
+export async function permissionChecks(host: Host, c: Config, opts: { reported?: ReadonlySet<string>; scope?: FixScope } = {}): Promise<Check[]> {
   const l = resolveLayout(c);
-  const want: Expect[] = [];
+  let want: Expect[] = [];
   if (l.shared) want.push({ path: l.shared.stateDir, mode: 0o700, user: l.shared.serviceUser });
   for (const g of l.gateways)
     for (const u of g.users) want.push({ path: userDir(c, u.id), mode: 0o700, user: g.serviceUser }, { path: workspaceDir(c, u.id), mode: 0o700, user: g.serviceUser });
@@ -50,21 +74,22 @@ export async function permissionChecks(host: Host, c: Config): Promise<Check[]> 
       const st = await host.stat(`${dir}/${name}`);
       if (st?.kind === "file") want.push({ path: `${dir}/${name}`, mode: 0o600, user: "root", private: true });
     }
+  want = want.filter((w) => !opts.reported?.has(w.path));
 
   const checks: Check[] = [];
   for (const w of want) {
     const st = await host.stat(w.path);
     const real = host.resolve(w.path);
-    const modeText = w.mode.toString(8).padStart(4, "0");
+    const modeText = octal(w.mode);
     if (!st) {
-      if (!w.optional) checks.push({ area: "permissions", name: w.path, level: "fail", summary: "missing", fix: "wirebot apply" });
+      if (!w.optional) checks.push({ area: "permissions", name: w.path, level: "fail", summary: "missing", fix: wirebotFix(opts.scope ?? { root: host.root }, "apply") });
       continue;
     }
     const owner = w.user === "root" ? { uid: 0, gid: 0 } : await host.lookupUser(w.user);
     const modeOk = w.private ? (st.mode & 0o077) === 0 : st.mode === w.mode;
     const ownerOk = !owner || (st.uid === owner.uid && st.gid === owner.gid);
     if (modeOk && ownerOk) continue;
-    const problems = [...(modeOk ? [] : [`mode ${st.mode.toString(8).padStart(4, "0")}, want ${modeText}`]), ...(ownerOk ? [] : [`owner ${st.uid}:${st.gid}, want ${w.user}`])];
+    const problems = [...(modeOk ? [] : [`mode ${octal(st.mode)}, want ${modeText}`]), ...(ownerOk ? [] : [`owner ${st.uid}:${st.gid}, want ${w.user}`])];
     checks.push({
       area: "permissions",
       name: w.path,
@@ -79,7 +104,7 @@ export async function permissionChecks(host: Host, c: Config): Promise<Check[]> 
 const gb = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GB`;
 
 /** Reuses preflight's facts and judgement, keeping only memory and disk (the OS and ports are covered elsewhere). */
-export async function resourceChecks(host: Host, c: Config): Promise<Check[]> {
+export async function resourceChecks(host: Host, c: Config, scope: FixScope = { root: host.root }): Promise<Check[]> {
   const l = resolveLayout(c);
   const facts = await readFacts(host, c, l);
   const issues = judge(c, l, facts).filter((i) => i.path === "memory" || i.path === "disk");
@@ -91,7 +116,7 @@ export async function resourceChecks(host: Host, c: Config): Promise<Check[]> {
       name: "memory",
       level: mem ? "fail" : "ok",
       summary: mem?.message ?? `${gb(facts.memTotalBytes)} total; ${l.gateways.length} gateway(s) need about ${gb(memoryNeeded(l))}`,
-      fix: "move dedicated users to the shared gateway (`wirebot user move ID --mode shared`) or add memory",
+      fix: `move dedicated users to the shared gateway (\`${wirebotFix(scope, "user move ID --mode shared", { config: false })}\`) or add memory`,
       data: { memTotalBytes: facts.memTotalBytes, neededBytes: memoryNeeded(l) },
     },
     {
@@ -111,16 +136,30 @@ export function nodeFits(v: string): boolean {
   return m !== null && Number(m[1]) === 24 && Number(m[2]) >= 16;
 }
 
-export async function runtimeChecks(host: Host, c: Config): Promise<Check[]> {
+/**
+ * Under --root (not live) the marker file is checked when present, but node is not run and a runtime
+ * not provisioned is no failure: a render-only install leaves that to --provision-runtime or the live apply.
+ */
+export async function runtimeChecks(host: Host, c: Config, opts: { live?: boolean; scope?: FixScope } = {}): Promise<{ checks: Check[]; skipped: Skipped[] }> {
   const l = resolveLayout(c);
+  const live = opts.live ?? host.root === "/";
   const want = `${c.runtime.package}@${c.runtime.version} (node ${c.runtime.node})`;
-  const fix = `wirebot upgrade --runtime-version ${c.runtime.version} (re-provisions ${l.runtimeDir})`;
+  const fix = `${wirebotFix(opts.scope ?? { root: host.root }, `upgrade --runtime-version ${c.runtime.version}`, { config: false })} (re-provisions ${l.runtimeDir})`;
   const marker = await readRuntimeMarker(host, l.runtimeDir);
   const checks: Check[] = [];
+  const skipped: Skipped[] = [];
+  if (!live) {
+    skipped.push({ area: "runtime", name: "node", reason: `running ${l.nodeBin} --version would run a program from the root on this machine` });
+    if (!marker) {
+      skipped.push({ area: "runtime", name: "package", reason: `${want} is not provisioned under the root (a render-only install leaves it to \`install --provision-runtime\` or the live host's apply)` });
+      return { checks, skipped };
+    }
+  }
   if (!marker) checks.push({ area: "runtime", name: "package", level: "fail", summary: `${want} is not provisioned (no ${l.runtimeDir}/.wirebot-runtime.json)`, fix });
   else if (marker.package !== c.runtime.package || marker.version !== c.runtime.version || marker.node !== c.runtime.node)
     checks.push({ area: "runtime", name: "package", level: "fail", summary: `${l.runtimeDir} holds ${marker.package}@${marker.version} (node ${marker.node}), wirebot.yaml wants ${want}`, fix });
   else checks.push({ area: "runtime", name: "package", level: "ok", summary: `${want} installed ${marker.installedAt}` });
+  if (!live) return { checks, skipped };
 
   const r = await host.exec(host.resolve(l.nodeBin), ["--version"], { timeoutMs: 10_000 });
   const v = r.stdout.trim();
@@ -128,5 +167,5 @@ export async function runtimeChecks(host: Host, c: Config): Promise<Check[]> {
   else if (v.replace(/^v/, "") !== c.runtime.node) checks.push({ area: "runtime", name: "node", level: "fail", summary: `${l.nodeBin} is ${v}, wirebot.yaml pins ${c.runtime.node}`, fix });
   else if (!nodeFits(v)) checks.push({ area: "runtime", name: "node", level: "warn", summary: `${v} is outside openclaw's supported range (>=24.16 <25)`, fix: "set runtime.node to a 24.x release >= 24.16 and run `wirebot upgrade`" });
   else checks.push({ area: "runtime", name: "node", level: "ok", summary: `${v} fits openclaw (>=24.16 <25)` });
-  return checks;
+  return { checks, skipped };
 }

@@ -2,10 +2,12 @@
 import { PATHS, resolveLayout, type Layout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import { API_TOKEN_VAR } from "../config/secret-plan.ts";
+import { WirebotError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
 import { RECONCILE_UNIT, SECRETS_UNIT, TUNNEL_UNIT } from "../render/units.ts";
-import { parseEnvFile } from "../secrets/env-file.ts";
 import { PULL_STATUS_PATH, readPullStatus } from "../secrets/pull.ts";
+import { pullHint, readUnitEnv } from "../secrets/unit-env.ts";
+import { wirebotFix, type FixScope } from "./fix-scope.ts";
 import type { Check } from "./report.ts";
 
 export interface HttpReply {
@@ -34,7 +36,12 @@ export interface ProbeDeps {
   http?: HttpGet;
   /** default: host.portOpen (a TCP connect to 127.0.0.1) */
   portOpen?: (port: number) => Promise<boolean>;
+  /** run the live probes (systemd, sockets, tmpfs); default: only when the root is `/` */
+  live?: boolean;
 }
+
+/** Live probes read this machine (systemd, 127.0.0.1, /run, RAM), which says nothing about a --root tree. */
+export const probesLive = (host: Host, deps: ProbeDeps): boolean => deps.live ?? host.root === "/";
 
 export interface UnitState {
   active: string;
@@ -88,7 +95,7 @@ export function ageText(ms: number): string {
 /** Lag above this is worth a warning: a few reconcile cycles plus the settle delay. */
 export const LAG_WARN_SECONDS = 30 * 60;
 
-export async function collectStatus(host: Host, c: Config, deps: ProbeDeps = {}): Promise<Check[]> {
+export async function collectStatus(host: Host, c: Config, deps: ProbeDeps = {}, scope: FixScope = { root: host.root }): Promise<Check[]> {
   const http = deps.http ?? fetchGet;
   const l = resolveLayout(c);
   const checks: Check[] = [];
@@ -128,13 +135,13 @@ export async function collectStatus(host: Host, c: Config, deps: ProbeDeps = {})
     });
   }
 
-  checks.push(await tunnelCheck(host, c, states.get(TUNNEL_UNIT)));
+  checks.push(await tunnelCheck(host, c, states.get(TUNNEL_UNIT), scope));
   checks.push(await secretsCheck(host, states.get(SECRETS_UNIT)!));
-  checks.push(...(await meteringChecks(host, c, http)));
+  checks.push(...(await meteringChecks(host, c, http, scope)));
   return checks;
 }
 
-async function tunnelCheck(host: Host, c: Config, unit: UnitState | undefined): Promise<Check> {
+async function tunnelCheck(host: Host, c: Config, unit: UnitState | undefined, scope: FixScope): Promise<Check> {
   if (!c.tunnel.enabled) return { area: "tunnel", name: c.tunnel.name, level: "ok", summary: "disabled (tunnel.enabled: false)" };
   const names = [c.tunnel.hostnames.helm ?? `helm.${c.domain}`, c.tunnel.hostnames.api ?? `api.${c.domain}`];
   const missing: string[] = [];
@@ -147,7 +154,7 @@ async function tunnelCheck(host: Host, c: Config, unit: UnitState | undefined): 
     name: c.tunnel.name,
     level,
     summary: `${names.join(", ")} → ${up ? "connected unit active" : `unit ${unit ? describeUnit(unit) : "unknown"}`}${missing.length ? `; missing ${missing.join(", ")}` : ""}`,
-    fix: missing.length ? "wirebot apply, then systemctl restart wirebot-secrets" : `journalctl -u ${TUNNEL_UNIT} -n 50 --no-pager`,
+    fix: missing.length ? `${wirebotFix(scope, "apply")}, then systemctl restart ${SECRETS_UNIT}` : `journalctl -u ${TUNNEL_UNIT} -n 50 --no-pager`,
     data: { hostnames: names, managed: c.tunnel.managed },
   };
 }
@@ -179,16 +186,27 @@ async function secretsCheck(host: Host, unit: UnitState): Promise<Check> {
   };
 }
 
-async function readApiToken(host: Host): Promise<string | null> {
-  const buf = await host.readFile(PATHS.reconcileEnv);
-  return buf ? (parseEnvFile(buf.toString("utf8")).get(API_TOKEN_VAR) ?? null) : null;
+/** The token the way the reconcile unit gets it: the environment, else its EnvironmentFile= (root only). */
+async function readApiToken(host: Host): Promise<{ token: string } | { why: string }> {
+  let r;
+  try {
+    r = await readUnitEnv(host, { file: PATHS.reconcileEnv, names: [API_TOKEN_VAR], env: host.env });
+  } catch (e) {
+    if (e instanceof WirebotError) return { why: e.message };
+    throw e;
+  }
+  const token = r.env[API_TOKEN_VAR];
+  if (token) return { token };
+  if (r.outcome === "not-root") return { why: `only root can read ${API_TOKEN_VAR} from ${PATHS.reconcileEnv}: run this command with sudo` };
+  if (r.outcome === "not-pulled") return { why: `no ${PATHS.reconcileEnv}: ${pullHint(host)}` };
+  return { why: `no ${API_TOKEN_VAR} in ${PATHS.reconcileEnv}` };
 }
 
 interface AgentsBody {
   agents?: { id: string; monthSpendUsd?: string; budget?: { monthlyUsd: number; percent: number | null; state: string } | null }[];
 }
 
-async function meteringChecks(host: Host, c: Config, http: HttpGet): Promise<Check[]> {
+async function meteringChecks(host: Host, c: Config, http: HttpGet, scope: FixScope): Promise<Check[]> {
   const base = `http://127.0.0.1:${c.metering.api.port}`;
   const health = await http(`${base}/health`);
   const unknownBudgets = (why: string): Check[] =>
@@ -207,13 +225,16 @@ async function meteringChecks(host: Host, c: Config, http: HttpGet): Promise<Che
       name: "ledger",
       level,
       summary: `${h.status ?? "?"}; lag ${lag === null ? "unknown" : ageText(lag * 1000)}${h.lastSuccessAt ? `, last sync ${h.lastSuccessAt}` : ""}${h.lastError ? `; last error: ${h.lastError}` : ""}`,
-      fix: h.status === "failing" ? "check LiteLLM is reachable at litellm.baseUrl and LITELLM_MASTER_KEY is valid; `wirebot reconcile --once` shows the error" : "wait for the next cycle or run `wirebot reconcile --once`",
+      fix:
+        h.status === "failing"
+          ? `check LiteLLM is reachable at litellm.baseUrl and LITELLM_MASTER_KEY is valid; \`${wirebotFix(scope, "reconcile --once")}\` shows the error`
+          : `wait for the next cycle or run \`${wirebotFix(scope, "reconcile --once")}\``,
       data: { status: h.status, lagSeconds: lag },
     },
   ];
-  const token = await readApiToken(host);
-  if (!token) return [...checks, ...unknownBudgets(`no ${API_TOKEN_VAR} in ${PATHS.reconcileEnv}`)];
-  const agents = await http(`${base}/v1/agents`, { authorization: `Bearer ${token}` });
+  const auth = await readApiToken(host);
+  if (!("token" in auth)) return [...checks, ...unknownBudgets(auth.why)];
+  const agents = await http(`${base}/v1/agents`, { authorization: `Bearer ${auth.token}` });
   const list = agents && agents.status === 200 ? (agents.body as AgentsBody).agents : undefined;
   if (!list) return [...checks, ...unknownBudgets(agents ? `API answered HTTP ${agents.status}` : "metering API down")];
   for (const a of list) {
@@ -224,7 +245,7 @@ async function meteringChecks(host: Host, c: Config, http: HttpGet): Promise<Che
       name: a.id,
       level: state === "over" || state === "warn" ? "warn" : "ok",
       summary: b ? `$${a.monthSpendUsd ?? "?"} of $${b.monthlyUsd} this month (${b.percent ?? "?"} %, ${state})` : `$${a.monthSpendUsd ?? "?"} this month (no budget)`,
-      fix: `raise users[].budget.monthlyUsd for ${a.id} in wirebot.yaml and run \`wirebot apply\`, or wait for next month`,
+      fix: `raise users[].budget.monthlyUsd for ${a.id} in wirebot.yaml and run \`${wirebotFix(scope, "apply")}\`, or wait for next month`,
       data: { state, monthSpendUsd: a.monthSpendUsd, ...(b ? { monthlyUsd: b.monthlyUsd, percent: b.percent } : {}) },
     });
   }

@@ -15,6 +15,19 @@ export interface Check {
   data?: Record<string, unknown>;
 }
 
+/** A probe not run, and why: under --root the live ones (systemd, sockets, tmpfs, this machine's RAM) say nothing about the root. */
+export interface Skipped {
+  area: Area;
+  name: string;
+  reason: string;
+}
+
+export interface ReportOptions {
+  skipped?: readonly Skipped[];
+  /** the doctor command the status footer points to, with the same --root/--config */
+  doctor?: string;
+}
+
 export const AREA_TITLE: Record<Area, string> = {
   unit: "Units",
   gateway: "Gateways",
@@ -34,7 +47,7 @@ const MARK: Record<Level, string> = { ok: "ok  ", warn: "WARN", fail: "FAIL" };
 export const worst = (checks: readonly Check[]): Level =>
   checks.some((c) => c.level === "fail") ? "fail" : checks.some((c) => c.level === "warn") ? "warn" : "ok";
 
-export function formatChecks(title: string, checks: readonly Check[], withFixes: boolean): string {
+export function formatChecks(title: string, checks: readonly Check[], withFixes: boolean, opts: ReportOptions = {}): string {
   const lines = [title];
   const areas = [...new Set(checks.map((c) => c.area))];
   const width = Math.min(40, Math.max(0, ...checks.map((c) => c.name.length)));
@@ -45,20 +58,31 @@ export function formatChecks(title: string, checks: readonly Check[], withFixes:
       if (withFixes && c.fix && c.level !== "ok") lines.push(`         fix: ${c.fix}`);
     }
   }
+  const skipped = opts.skipped ?? [];
+  if (skipped.length > 0) {
+    lines.push("Skipped (live probes; under --root only the tree is checked):");
+    for (const s of skipped) lines.push(`  [skip] ${AREA_TITLE[s.area]}: ${s.name}: ${s.reason}`);
+  }
   const bad = checks.filter((c) => c.level === "fail").length;
   const warn = checks.filter((c) => c.level === "warn").length;
-  lines.push(bad === 0 && warn === 0 ? "All checks passed." : `${bad} problem(s), ${warn} warning(s).${withFixes ? "" : " Run `wirebot doctor` for fixes."}`);
+  const skipNote = skipped.length > 0 ? ` (${skipped.length} live probe(s) skipped)` : "";
+  lines.push(
+    bad === 0 && warn === 0 ? `All checks passed${skipNote}.` : `${bad} problem(s), ${warn} warning(s)${skipNote}.${withFixes ? "" : ` Run \`${opts.doctor ?? "wirebot doctor"}\` for fixes.`}`,
+  );
   return lines.join("\n");
 }
 
-/** The house --json shape: { ok, outcome, issues, hints } plus every check. */
-export function checksJson(outcome: string, checks: readonly Check[]) {
+/** The house --json shape: { ok, outcome, issues, hints } plus every check, the root, and what was skipped. */
+export function checksJson(outcome: string, checks: readonly Check[], opts: { root?: string; renderOnly?: boolean; skipped?: readonly Skipped[] } = {}) {
   const problems = checks.filter((c) => c.level !== "ok");
   return {
     ok: !checks.some((c) => c.level === "fail"),
     outcome,
+    ...(opts.root !== undefined ? { root: opts.root } : {}),
+    ...(opts.renderOnly !== undefined ? { renderOnly: opts.renderOnly } : {}),
     checks,
+    skipped: opts.skipped ?? [],
     issues: problems.map((c) => ({ path: `${c.area}:${c.name}`, level: c.level, message: c.summary })),
-    hints: problems.flatMap((c) => (c.fix ? [c.fix] : [])),
+    hints: [...new Set(problems.flatMap((c) => (c.fix ? [c.fix] : [])))],
   };
 }
