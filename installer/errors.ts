@@ -11,6 +11,7 @@ export const EXIT = {
   tempFail:      75,
   config:        78,
   verify:        1,
+  interrupted:   130, // Ctrl-C at a prompt (128 + SIGINT, as a shell reports it); nothing was changed
 } as const;
 
 export type ExitKind = keyof typeof EXIT;
@@ -65,4 +66,9 @@ export function formatError(err: WirebotError): string {
   for (const issue of err.issues) lines.push(`  - ${issue.path}: ${issue.message}`);
   if (err.hint) lines.push(`  fix: ${err.hint}`);
   return lines.join("\n");
+}
+
+/** A failure under --json, the one document on stdout: `{"ok":false,"error":{code,message,issues,hint}}`. */
+export function errorJson(err: WirebotError): { ok: false; error: { code: string; message: string; issues: ErrorIssue[]; hint: string | null } } {
+  return { ok: false, error: { code: err.code, message: err.message, issues: err.issues, hint: err.hint ?? null } };
 }

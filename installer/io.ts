@@ -41,3 +41,25 @@ export async function step<T>(io: Io, label: string, fn: () => Promise<T>): Prom
   io.err(`  ${label}: done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   return result;
 }
+
+/**
+ * The Io of a --json run: stdout holds exactly one JSON document. Text output goes to stderr; the command's
+ * document is held until `finish`, which writes it, or the failure's document in its place.
+ */
+export function jsonDocumentIo(base: Io): Io & { finish(failure?: unknown): void } {
+  let doc: { value: unknown } | null = null;
+  return {
+    tty: false,
+    out: (line) => base.err(line),
+    err: (line) => base.err(line),
+    json: (value) => {
+      // Two documents would break every consumer; fail loudly so a test catches the command that does it.
+      if (doc) throw new Error("a command wrote a second JSON document under --json");
+      doc = { value };
+    },
+    finish: (failure) => {
+      if (failure !== undefined) base.json(failure);
+      else if (doc) base.json(doc.value);
+    },
+  };
+}

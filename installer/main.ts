@@ -1,8 +1,10 @@
 /** argv → command → exit code. The only place that sets process.exitCode. */
-import { Command, CommanderError, Option } from "commander";
-import { EXIT, WirebotError, formatError } from "./errors.ts";
-import { processIo, type Io } from "./io.ts";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { EXIT, WirebotError, errorJson, formatError } from "./errors.ts";
+import { failureOf, isHelpOrVersion } from "./cli-failure.ts";
+import { jsonDocumentIo, processIo, type Io } from "./io.ts";
 import { createContext, type CommandContext } from "./commands/context.ts";
+import { DEFAULT_WAIT_SECONDS, lockRequestOf, withApplyLock, type LockRequest } from "./lifecycle/lock.ts";
 import { applyCommand } from "./commands/apply.ts";
 import { installCommand, type InstallDeps } from "./commands/install.ts";
 import { planCommand } from "./commands/plan.ts";
@@ -32,10 +34,21 @@ export interface MainDeps {
 
 const rootOption = () => new Option("--root <dir>", "operate on DIR instead of / (renders files only; services are not touched)");
 const configOption = () => new Option("--config <file>", "wirebot.yaml to use instead of /etc/wirebot/wirebot.yaml");
+const waitOption = () =>
+  new Option("--wait [seconds]", `when another wirebot command holds the apply lock, wait for it (default ${DEFAULT_WAIT_SECONDS} s) instead of exiting 75`).argParser((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 86_400) throw new InvalidArgumentError("must be a whole number of seconds from 1 to 86400");
+    return n;
+  });
 
 export function buildProgram(deps: MainDeps, setExit: (code: number) => void): Command {
   const io = deps.io ?? processIo;
-  const ctxFor = (root?: string) => (deps.context ? deps.context(io, root) : createContext(io, { ...(root ? { root } : {}), ...(deps.env ? { env: deps.env } : {}) }));
+  // Set before each action: how a writing command names itself in the apply lock, and its --wait.
+  let lock: LockRequest | undefined;
+  const ctxFor = (root?: string): CommandContext => ({
+    ...(deps.context ? deps.context(io, root) : createContext(io, { ...(root ? { root } : {}), ...(deps.env ? { env: deps.env } : {}) })),
+    ...(lock ? { lock } : {}),
+  });
   const run = (fn: () => Promise<number>) => async () => setExit(await fn());
 
   const program = new Command("wirebot")
@@ -44,6 +57,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+  program.hook("preAction", (_program, action) => void (lock = lockRequestOf(action)));
 
   program
     .command("install")
@@ -53,6 +67,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(rootOption())
     .option("--no-start", "write everything but do not start services")
     .option("--provision-runtime", "also install the gateway runtime under --root (always done on /)")
+    .addOption(waitOption())
     .action(async (o: { config?: string; yes?: boolean; root?: string; start: boolean; provisionRuntime?: boolean }) => {
       const ctx = ctxFor(o.root);
       const installDeps: InstallDeps = {
@@ -93,6 +108,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(rootOption())
     .option("-y, --yes", "do not ask for confirmation")
     .option("--no-start", "write files but do not start or restart services")
+    .addOption(waitOption())
     .action(async (o: { config?: string; root?: string; yes?: boolean; start: boolean }) => {
       // On a terminal, apply asks before changing anything; --yes (or no terminal: timers, scripts) does not.
       const prompter = !o.yes && io.tty ? (deps.install?.prompter ?? (await createInquirerPrompter())) : null;
@@ -127,6 +143,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .option("--budget <usd>", "monthly budget in USD")
     .option("--email <address>", "who Cloudflare Access lets into a dedicated user's own Control UI (needed when tunnel.access is on)")
     .addOption(rootOption())
+    .addOption(waitOption())
     .action(async (id: string, o: { mode?: "shared" | "dedicated"; name?: string; telegram?: string; whatsapp?: string; budget?: string; email?: string; root?: string }) =>
       run(() => userAddCommand(ctxFor(o.root), { id, ...(o.mode ? { mode: o.mode } : {}), ...(o.name ? { name: o.name } : {}), ...(o.telegram ? { telegram: o.telegram } : {}), ...(o.whatsapp ? { whatsapp: o.whatsapp } : {}), ...(o.budget ? { budget: o.budget } : {}), ...(o.email ? { email: o.email } : {}) }))(),
     );
@@ -135,12 +152,14 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .description("remove a user and apply; data is kept unless --purge")
     .option("--purge", "also delete the user's state directory and workspace")
     .addOption(rootOption())
+    .addOption(waitOption())
     .action(async (id: string, o: { purge?: boolean; root?: string }) => run(() => userRemoveCommand(ctxFor(o.root), { id, purge: Boolean(o.purge) }))());
   user
     .command("move <id>")
     .description("move a user between the shared gateway and a dedicated one (migrates state)")
     .addOption(new Option("--mode <mode>", "target mode").choices(["shared", "dedicated"]).makeOptionMandatory())
     .addOption(rootOption())
+    .addOption(waitOption())
     .action(async (id: string, o: { mode: "shared" | "dedicated"; root?: string }) => run(() => userMoveCommand(ctxFor(o.root), { id, mode: o.mode }))());
   user
     .command("list")
@@ -155,6 +174,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .option("--runtime-version <version>", "openclaw version to move to")
     .option("--dry-run", "show the plan only")
     .addOption(rootOption())
+    .addOption(waitOption())
     .action(async (o: { runtimeVersion?: string; dryRun?: boolean; root?: string }) =>
       run(() => upgradeCommand(ctxFor(o.root), { ...(o.runtimeVersion ? { runtimeVersion: o.runtimeVersion } : {}), dryRun: Boolean(o.dryRun) }))(),
     );
@@ -164,9 +184,16 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .description("remove units, service users and the runtime; keep data unless --purge")
     .option("--purge", "also delete data, the ledger and wirebot.yaml (needs --yes)")
     .option("-y, --yes", "confirm --purge")
+    .option("--dry-run", "list what would be stopped and deleted; change nothing")
     .option("--json", "machine-readable output")
     .addOption(rootOption())
-    .action(async (o: { purge?: boolean; yes?: boolean; json?: boolean; root?: string }) => run(() => uninstallCommand(ctxFor(o.root), { purge: Boolean(o.purge), yes: Boolean(o.yes), json: Boolean(o.json) }))());
+    .addOption(waitOption())
+    .action(async (o: { purge?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean; root?: string }) => {
+      const ctx = ctxFor(o.root);
+      const uninstall = () => uninstallCommand(ctx, { purge: Boolean(o.purge), yes: Boolean(o.yes), dryRun: Boolean(o.dryRun), json: Boolean(o.json) });
+      // A dry run only reads; the real one holds the apply lock (lifecycle/lock.ts).
+      await run(() => (o.dryRun ? uninstall() : withApplyLock(ctx, uninstall)))();
+    });
 
   program
     .command("backup <file>")
@@ -180,6 +207,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .description("restore an archive onto a fresh host, then apply")
     .option("--force", "restore over existing state")
     .addOption(rootOption())
+    .addOption(waitOption())
     .action(async (file: string, o: { force?: boolean; root?: string }) => run(() => restoreCommand(ctxFor(o.root), { file, force: Boolean(o.force) }))());
 
   program
@@ -241,38 +269,40 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(configOption())
     .addOption(rootOption())
     .option("--allow-non-tmpfs", "DEVELOPMENT ONLY: allow writing secrets to a filesystem that is not tmpfs/ramfs")
+    .addOption(waitOption())
     .action(async (o: { config?: string; root?: string; allowNonTmpfs?: boolean }) => {
       const ctx = ctxFor(o.root);
       const { config } = await loadConfig(ctx, o.config);
-      await run(() => secretsPullCommand({ ...(o.root ? { root: o.root } : {}), allowNonTmpfs: Boolean(o.allowNonTmpfs) }, config, ctx.host, ctx.io))();
+      await run(() => secretsPullCommand({ ...(o.root ? { root: o.root } : {}), allowNonTmpfs: Boolean(o.allowNonTmpfs), ...(ctx.lock ? { lock: ctx.lock } : {}) }, config, ctx.host, ctx.io))();
     });
 
   return program;
 }
 
-/** Runs the CLI; returns the exit code (also set on process.exitCode by runMain). */
+/** `--json` anywhere before a `--`: then stdout is one JSON document, whatever happens. */
+const wantsJson = (argv: readonly string[]) => {
+  const end = argv.indexOf("--");
+  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
+};
+
+/** Runs the CLI; returns the exit code (also set on process.exitCode by runMain). Never throws, never prints a stack trace unless WIREBOT_DEBUG=1. */
 export async function main(argv: string[], deps: MainDeps = {}): Promise<number> {
-  const io = deps.io ?? processIo;
+  const baseIo = deps.io ?? processIo;
+  const jsonIo = wantsJson(argv) ? jsonDocumentIo(baseIo) : null;
+  const io = jsonIo ?? baseIo;
   let code: number = EXIT.ok;
-  const program = buildProgram(deps, (c) => (code = c));
+  const program = buildProgram({ ...deps, io }, (c) => (code = c));
+  let failure: WirebotError | null = null;
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return EXIT.ok;
-      return EXIT.usage;
-    }
-    if (e instanceof WirebotError) {
-      io.err(formatError(e));
-      return e.exitCode;
-    }
-    if ((e as Error)?.name === "ExitPromptError") {
-      io.err("Cancelled; nothing was changed.");
-      return EXIT.usage;
-    }
-    io.err(`internal error: ${(e as Error)?.stack ?? String(e)}`);
-    return EXIT.internal;
+    if (isHelpOrVersion(e)) return EXIT.ok;
+    failure = failureOf(e, deps.env ?? process.env);
+    code = failure.exitCode;
+    // commander has printed its own message and the command's usage to stderr already.
+    if (!(e instanceof CommanderError)) io.err(failure.kind === "interrupted" ? failure.message : formatError(failure));
   }
+  jsonIo?.finish(failure ? errorJson(failure) : undefined);
   return code;
 }
 

@@ -7,10 +7,14 @@ import { formatPlan } from "../engine/format.ts";
 import { isEmptyPlan, plan } from "../engine/plan.ts";
 import type { Config } from "../config/schema.ts";
 import { isLive, loadConfig, type CommandContext } from "./context.ts";
+import { checkCliLocation } from "../preflight/cli-location.ts";
+import { assertDataDirOwned } from "../preflight/data-dir.ts";
 import { assertSandboxReady } from "../preflight/sandbox.ts";
 import { buildDesired } from "./desired.ts";
 import { createVerifier } from "./verify.ts";
 import { liveHooks } from "./integrations.ts";
+import { sincePreview } from "../wizard/plan-preview.ts";
+import { withApplyLock } from "../lifecycle/lock.ts";
 
 export interface ApplyOptions {
   config?: string;
@@ -19,15 +23,25 @@ export interface ApplyOptions {
   verifyTimeoutMs?: number;
   /** asked after the plan is shown, when changes are pending; false cancels with nothing written */
   confirm?: () => Promise<boolean>;
+  /** the plan text already shown before a confirmation (install): only what is new since is printed */
+  previewed?: string;
 }
 
-/** The shared core of apply and install: plan, print, write, start, verify. */
-export async function converge(ctx: CommandContext, config: Config, text: string, opts: ApplyOptions): Promise<{ result: ApplyResult | null; changed: boolean; cancelled?: boolean }> {
+/** The shared core of apply and install: plan, print, write, start, verify; under the apply lock (its caller's, when it holds it). */
+export function converge(ctx: CommandContext, config: Config, text: string, opts: ApplyOptions): Promise<{ result: ApplyResult | null; changed: boolean; cancelled?: boolean }> {
+  return withApplyLock(ctx, () => convergeLocked(ctx, config, text, opts));
+}
+
+async function convergeLocked(ctx: CommandContext, config: Config, text: string, opts: ApplyOptions): Promise<{ result: ApplyResult | null; changed: boolean; cancelled?: boolean }> {
+  // Before anything is written: the units must see the CLI they run, and paths.data must be wirebot's (issue 14).
+  checkCliLocation(ctx.wirebot, isLive(ctx), ctx.io);
+  await assertDataDirOwned(ctx.host, config);
   if (isLive(ctx) && opts.start !== false) await assertRuntimeReady(ctx, config);
   // An edited wirebot.yaml reaches here without install's preflight: a sandboxed user is refused before anything is written.
   if (isLive(ctx)) await assertSandboxReady(ctx.host, config);
   const p = await plan(ctx.host, await buildDesired(ctx, config, text));
-  ctx.io.err(formatPlan(p));
+  const shown = formatPlan(p);
+  ctx.io.err(opts.previewed === undefined ? shown : sincePreview(opts.previewed, shown));
   if (isEmptyPlan(p)) {
     // Nothing to write, but a stopped unit is still brought up (start is a no-op for running ones).
     if (isLive(ctx) && opts.start !== false) {
@@ -64,7 +78,12 @@ export async function assertRuntimeReady(ctx: CommandContext, config: Config): P
   });
 }
 
-export async function applyCommand(ctx: CommandContext, opts: ApplyOptions): Promise<number> {
+export function applyCommand(ctx: CommandContext, opts: ApplyOptions): Promise<number> {
+  // Locked before wirebot.yaml is read: a `user add` that finishes while this waits must not be undone by it.
+  return withApplyLock(ctx, () => applyLocked(ctx, opts));
+}
+
+async function applyLocked(ctx: CommandContext, opts: ApplyOptions): Promise<number> {
   const { config, text } = await loadConfig(ctx, opts.config);
   const { result, changed, cancelled } = await converge(ctx, config, text, opts);
   if (cancelled) return EXIT.ok;

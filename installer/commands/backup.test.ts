@@ -13,6 +13,7 @@ import { parseConfig } from "../config/load.ts";
 import { isEmptyPlan, plan } from "../engine/plan.ts";
 import type { Host } from "../host/host.ts";
 import { gunzipTar, gzipTar } from "../lifecycle/tar.ts";
+import { OWNED_MARKER } from "../lifecycle/ownership.ts";
 import { exampleText, recordingExec, removeDir, snapshotTree, tempDir, testContext } from "../testing/harness.ts";
 import { converge } from "./apply.ts";
 import { backupCommand, restoreCommand } from "./backup.ts";
@@ -331,7 +332,8 @@ describe("streamed backup and restore", () => {
     const { ctx: ctxA, peak: backupPeak } = await measured(a, (ctx) => backupCommand(ctx, { file }));
     const { peak: restorePeak } = await measured(b, (ctx) => restoreCommand(ctx, { file }));
 
-    expect(digestTree(path.join(b, "data"))).toEqual(digestTree(path.join(a, "data")));
+    // Restore marks the data dir it made (lifecycle/ownership.ts); the source here was seeded by hand, unmarked.
+    expect(digestTree(path.join(b, "data"))).toEqual({ ...digestTree(path.join(a, "data")), [`wirebot/${OWNED_MARKER}`]: expect.stringMatching(/^644 file /) });
     expect(ctxA.io.stdout.join("\n")).toMatch(/\(\d+ KiB, 307 file\(s\), mode 0600\)/);
     // Structural: no whole file and no whole archive ever crossed the host, only chunks.
     expect(largest.bytes).toBeLessThanOrEqual(MiB);
@@ -451,7 +453,9 @@ describe("streamed backup and restore", () => {
     expect(await backupCommand(testContext(b), { file: again })).toBe(0);
     // The meta entry's and the ledger snapshot's bytes may differ; every other header matches.
     const layout = async (f: string) => (await gunzipTar(readFileSync(f))).map((e) => [e.path, e.type, e.mode.toString(8), e.path.endsWith(".sqlite") || e.path.endsWith(".json") ? null : b64(e.content ?? "")]);
-    expect(await layout(again)).toEqual(await layout(fixture));
+    // The archive predates markers: restore marked the tree it made, and the new backup carries that marker.
+    expect((await layout(again)).filter(([p]) => p !== `data/wirebot/${OWNED_MARKER}`)).toEqual(await layout(fixture));
+    expect(snapshotTree(b)[`data/wirebot/${OWNED_MARKER}`]).toMatch(/^644 file /);
   });
 
   it.skipIf(spawnSync("tar", ["--version"]).status !== 0)("GNU tar lists and extracts an archive wirebot backup wrote, the long name included", async () => {

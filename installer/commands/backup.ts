@@ -8,10 +8,13 @@ import { EXIT, configError, preflightError, tempFailError, usageError } from "..
 import type { Host } from "../host/host.ts";
 import { convergeOf, liveOf, type LifecycleDeps } from "../lifecycle/deps.ts";
 import { sqliteOnlineBackup, type LedgerBackup } from "../lifecycle/ledger-backup.ts";
+import { withApplyLock } from "../lifecycle/lock.ts";
 import { chownRecursive } from "../lifecycle/migrate.ts";
+import { isMarked, writeMarker } from "../lifecycle/ownership.ts";
 import { managedUnits } from "../lifecycle/probes.ts";
 import { gunzipStream, gzipStream, readTar, writeTar, type TarStreamEntry } from "../lifecycle/tar.ts";
 import type { Io } from "../io.ts";
+import { assertDataDirOwned } from "../preflight/data-dir.ts";
 import { provisionRuntime } from "../runtime/provision.ts";
 import { assertAccessToken, BWS_CRED_ENCRYPTED, BWS_CRED_PLAIN, storeBootstrapToken, type StoredToken } from "../secrets/bootstrap-token.ts";
 import { parseEnvFile } from "../secrets/env-file.ts";
@@ -320,7 +323,12 @@ async function tokenToStore(ctx: CommandContext, config: Config): Promise<string
   return token;
 }
 
-export async function restoreCommand(ctx: CommandContext, opts: RestoreOptions, deps: BackupDeps = {}): Promise<number> {
+/** Restore writes the whole appliance, so it holds the apply lock; backup only reads and does not. */
+export function restoreCommand(ctx: CommandContext, opts: RestoreOptions, deps: BackupDeps = {}): Promise<number> {
+  return withApplyLock(ctx, () => restore(ctx, opts, deps));
+}
+
+async function restore(ctx: CommandContext, opts: RestoreOptions, deps: BackupDeps): Promise<number> {
   const file = path.resolve(opts.file);
   const archive = await scanArchive(ctx.local, file);
   if (!archive.meta || !archive.yaml) throw configError("restore.archive", `${file} has no ${META_NAME} or wirebot.yaml: not a wirebot backup`);
@@ -334,6 +342,8 @@ export async function restoreCommand(ctx: CommandContext, opts: RestoreOptions, 
   const occupied = (await host.stat(PATHS.configFile)) !== null || ((await host.readdir(config.paths.data)) ?? []).length > 0;
   if (occupied && !opts.force)
     throw usageError("restore.occupied", `${host.resolve(PATHS.configFile)} or ${host.resolve(config.paths.data)} already holds an appliance`, "restore onto a fresh host, or add --force to overwrite it (take a `wirebot backup` first)");
+  // --force overwrites wirebot's own data dir, never another program's (issue 14).
+  await assertDataDirOwned(host, config);
 
   const live = liveOf(ctx, deps);
   const bootstrapToken = live ? await tokenToStore(ctx, config) : null;
@@ -348,6 +358,8 @@ export async function restoreCommand(ctx: CommandContext, opts: RestoreOptions, 
     await host.mkdir(`/${e.path}`, { mode: e.mode & 0o1777 });
   }
   await extractFiles(ctx, file, archive.headers);
+  // An archive from before markers restores an unmarked tree: restore made it, so it is wirebot's.
+  if (!(await isMarked(host, config.paths.data))) await writeMarker(host, config.paths.data);
   for (const stale of [`${PATHS.ledger}-wal`, `${PATHS.ledger}-shm`]) await host.remove(stale);
   let chowned = await ownState(host, config);
 

@@ -4,11 +4,13 @@ import { PACKAGE_ROOT, readAssets, type Assets } from "../assets.ts";
 import { PATHS } from "../config/layout.ts";
 import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { configError } from "../errors.ts";
+import { configError, usageError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
 import { createNodeHost } from "../host/node-host.ts";
 import type { Io } from "../io.ts";
+import type { LockRequest } from "../lifecycle/lock.ts";
 import type { WirebotCommand } from "../render/units.ts";
+import { readConfigText } from "./config-file.ts";
 
 export interface CommandContext {
   io: Io;
@@ -19,6 +21,8 @@ export interface CommandContext {
   env: Readonly<Record<string, string | undefined>>;
   assets: Assets;
   wirebot: WirebotCommand;
+  /** how a writing command names itself in the apply lock, and its --wait (lifecycle/lock.ts) */
+  lock?: LockRequest;
 }
 
 export function defaultWirebotCommand(): WirebotCommand {
@@ -48,11 +52,10 @@ export interface LoadedConfig {
 /** --config F from the operator's filesystem, else the installed /etc/wirebot/wirebot.yaml under the root. */
 export async function loadConfig(ctx: CommandContext, configPath?: string): Promise<LoadedConfig> {
   const source = configPath ? path.resolve(configPath) : ctx.host.resolve(PATHS.configFile);
-  const buf = configPath ? await ctx.local.readFile(source) : await ctx.host.readFile(PATHS.configFile);
-  if (!buf)
-    throw configError("config.missing", `no configuration at ${source}`, {
-      hint: configPath ? "check the path given to --config" : "run `wirebot install` first, or pass --config FILE",
-    });
-  const text = buf.toString("utf8");
+  const text = configPath ? await readConfigText(ctx.local, source, { source, given: true }) : await readConfigText(ctx.host, PATHS.configFile, { source, given: false });
+  if (text === null) {
+    if (configPath) throw usageError("config.missing", `no file at ${source}`, "check the path given to --config");
+    throw configError("config.missing", `no configuration at ${source}`, { hint: "run `wirebot install` first, or pass --config FILE" });
+  }
   return { config: parseConfig(text, source, ctx.env), text, source };
 }

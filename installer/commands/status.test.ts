@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../config/load.ts";
 import type { ExecCall } from "../testing/harness.ts";
-import { liveConverge, seedUsers } from "../lifecycle/test-support.ts";
+import { liveConverge, seedUsers } from "../testing/lifecycle-support.ts";
 import type { HttpGet } from "../lifecycle/probes.ts";
 import { exampleText, recordingExec, removeDir, tempDir, testContext } from "../testing/harness.ts";
 import { doctorCommand } from "./doctor.ts";

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../config/load.ts";
 import { isEmptyPlan, plan } from "../engine/plan.ts";
-import { liveConverge, seedUsers } from "../lifecycle/test-support.ts";
+import { liveConverge, seedUsers } from "../testing/lifecycle-support.ts";
 import { exampleText, recordingExec, removeDir, snapshotTree, tempDir, testContext } from "../testing/harness.ts";
 import { buildDesired } from "./desired.ts";
 import { PINNED_RUNTIME_VERSION, upgradeCommand } from "./upgrade.ts";

@@ -9,6 +9,7 @@ import { EXIT, WirebotError, verifyError, type ErrorIssue } from "../errors.ts";
 import type { Host } from "../host/host.ts";
 import { step, type Io } from "../io.ts";
 import { convergeOf, type LifecycleDeps } from "../lifecycle/deps.ts";
+import { withApplyLock } from "../lifecycle/lock.ts";
 import { renderRuntimeVersion } from "../lifecycle/yaml-edit.ts";
 import { validateGatewayConfig, type ConfigValidation, type RuntimePaths } from "../runtime/openclaw-cli.ts";
 import { provisionRuntime } from "../runtime/provision.ts";
@@ -57,7 +58,12 @@ async function validateWithNewRuntime(ctx: CommandContext, next: Config, text: s
   return issues;
 }
 
-export async function upgradeCommand(ctx: CommandContext, opts: UpgradeOptions, deps: UpgradeDeps = {}): Promise<number> {
+export function upgradeCommand(ctx: CommandContext, opts: UpgradeOptions, deps: UpgradeDeps = {}): Promise<number> {
+  // A dry run only reads; a real one holds the apply lock from reading wirebot.yaml to the last rollback.
+  return opts.dryRun ? upgrade(ctx, opts, deps) : withApplyLock(ctx, () => upgrade(ctx, opts, deps));
+}
+
+async function upgrade(ctx: CommandContext, opts: UpgradeOptions, deps: UpgradeDeps): Promise<number> {
   const { config: current, text } = await loadConfig(ctx);
   const from = current.runtime.version;
   const to = opts.runtimeVersion ?? PINNED_RUNTIME_VERSION;

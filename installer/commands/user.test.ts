@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../config/load.ts";
 import { WirebotError } from "../errors.ts";
-import { liveConverge, seedUsers } from "../lifecycle/test-support.ts";
+import { liveConverge, seedUsers } from "../testing/lifecycle-support.ts";
 import { exampleText, recordingExec, removeDir, snapshotTree, tempDir, testContext } from "../testing/harness.ts";
 import { userAddCommand, userListCommand, userMoveCommand, userRemoveCommand } from "./user.ts";
 
@@ -15,15 +15,17 @@ beforeEach(() => {
 });
 afterEach(() => removeDir(root));
 
-async function installed(name = "mixed") {
+async function installed(name = "mixed", edit: (text: string) => string = (t) => t) {
   const rec = recordingExec();
   const ctx = testContext(root, { exec: rec.exec });
-  const text = exampleText(name);
+  const text = edit(exampleText(name));
   await liveConverge()(ctx, parseConfig(text, name), text, {});
   rec.calls.length = 0;
   return { ctx, rec };
 }
 const yaml = () => readFileSync(path.join(root, "etc/wirebot/wirebot.yaml"), "utf8");
+// A dedicated gateway polls Telegram with a bot of its own (config/telegram-bots.ts): alice needs one to move.
+const aliceOwnBot = (t: string) => t.replace("    TELEGRAM_BOT_TOKEN_ERIN:", "    TELEGRAM_BOT_TOKEN_ALICE: wirebot/telegram-bot-token-alice\n    TELEGRAM_BOT_TOKEN_ERIN:");
 
 describe("wirebot user", () => {
   it("add (shared) keeps the file's comments and flow style, adds the agent, and restarts no dedicated gateway", async () => {
@@ -109,7 +111,7 @@ describe("wirebot user", () => {
   });
 
   it("move shared → dedicated stops the gateway first, moves the agent dir, and hands the user's files to the new service user", async () => {
-    const { ctx, rec } = await installed();
+    const { ctx, rec } = await installed("mixed", aliceOwnBot);
     const agent = path.join(root, "data/wirebot/gateway/agents/alice/agent");
     mkdirSync(agent, { recursive: true });
     writeFileSync(path.join(agent, "openclaw-agent.sqlite"), "sessions");
@@ -139,7 +141,7 @@ describe("wirebot user", () => {
   });
 
   it("move refuses when the destination already holds agent state, before stopping anything", async () => {
-    const { ctx, rec } = await installed();
+    const { ctx, rec } = await installed("mixed", aliceOwnBot);
     mkdirSync(path.join(root, "data/wirebot/gateway/agents/alice"), { recursive: true });
     mkdirSync(path.join(root, "data/wirebot/users/alice/agents/alice"), { recursive: true });
     const before = snapshotTree(root);

@@ -5,6 +5,7 @@ import type { Config } from "../config/schema.ts";
 import { createSystemd } from "../engine/systemd.ts";
 import { EXIT, usageError } from "../errors.ts";
 import { convergeOf, liveOf, type LifecycleDeps } from "../lifecycle/deps.ts";
+import { withApplyLock } from "../lifecycle/lock.ts";
 import { agentStateDir, moveAgentState, planAgentMove } from "../lifecycle/migrate.ts";
 import { renderAddUser, renderMoveUser, renderRemoveUser } from "../lifecycle/yaml-edit.ts";
 import { RECONCILE_UNIT } from "../render/units.ts";
@@ -66,7 +67,12 @@ function where(c: Config, id: string): string {
   return g.kind === "shared" ? `the shared gateway (${g.unit}, port ${g.port})` : `its own gateway (${g.unit}, port ${g.port}, user ${g.serviceUser})`;
 }
 
-export async function userAddCommand(ctx: CommandContext, opts: UserAddOptions, deps: UserDeps = {}): Promise<number> {
+// Each writing user command holds the apply lock from reading wirebot.yaml to the end: two at once would lose one's edit.
+export function userAddCommand(ctx: CommandContext, opts: UserAddOptions, deps: UserDeps = {}): Promise<number> {
+  return withApplyLock(ctx, () => addUser(ctx, opts, deps));
+}
+
+async function addUser(ctx: CommandContext, opts: UserAddOptions, deps: UserDeps): Promise<number> {
   const { text } = await loadConfig(ctx);
   const mode = parseMode(opts.mode);
   const budgetUsd = parseBudget(opts.budget);
@@ -86,7 +92,11 @@ export async function userAddCommand(ctx: CommandContext, opts: UserAddOptions, 
   return EXIT.ok;
 }
 
-export async function userRemoveCommand(ctx: CommandContext, opts: UserRemoveOptions, deps: UserDeps = {}): Promise<number> {
+export function userRemoveCommand(ctx: CommandContext, opts: UserRemoveOptions, deps: UserDeps = {}): Promise<number> {
+  return withApplyLock(ctx, () => removeUser(ctx, opts, deps));
+}
+
+async function removeUser(ctx: CommandContext, opts: UserRemoveOptions, deps: UserDeps): Promise<number> {
   const { config: before, text } = await loadConfig(ctx);
   const user = before.users.find((u) => u.id === opts.id);
   if (!user) throw usageError("user.unknown", `no user '${opts.id}' in wirebot.yaml`, "see `wirebot user list`");
@@ -141,7 +151,11 @@ export async function userListCommand(ctx: CommandContext, opts: UserListOptions
  * (`<shared>/agents/<id>` ↔ `<userDir>/agents/<id>`) and the user's directory changes owner, with
  * both gateways stopped: a running gateway would keep writing into the old place.
  */
-export async function userMoveCommand(ctx: CommandContext, opts: UserMoveOptions, deps: UserDeps = {}): Promise<number> {
+export function userMoveCommand(ctx: CommandContext, opts: UserMoveOptions, deps: UserDeps = {}): Promise<number> {
+  return withApplyLock(ctx, () => moveUser(ctx, opts, deps));
+}
+
+async function moveUser(ctx: CommandContext, opts: UserMoveOptions, deps: UserDeps): Promise<number> {
   const mode = parseMode(opts.mode)!;
   const { config: before, text } = await loadConfig(ctx);
   const user = before.users.find((u) => u.id === opts.id);

@@ -128,3 +128,46 @@ describe("resolveLayout", () => {
     expect(l.dedicated[0]!.serviceUser.length).toBeLessThanOrEqual(31);
   });
 });
+
+describe("parseConfig on text that is not a configuration: exit 78 with the place, never a crash", () => {
+  it.each([
+    ["", "config.empty", "(file): no settings in it (only blank lines or comments)"],
+    ["# just a comment\n\n", "config.empty", "(file): no settings in it (only blank lines or comments)"],
+    ["~\n", "config.empty", "(file): no settings in it (only blank lines or comments)"],
+    ["- domain: x\n", "config.shape", "line 1, column 1: the top level must be key: value lines such as domain: and users:"],
+    ["just words\n", "config.shape", "line 1, column 1: the top level must be key: value lines such as domain: and users:"],
+    ["\n\n42\n", "config.shape", "line 3, column 1: the top level must be key: value lines such as domain: and users:"],
+    ["!!set {a, b}\n", "config.shape", "line 1, column 7: the top level must be key: value lines such as domain: and users:"],
+    ["a: 1\nb: *later\nc: &later 2\n", "config.yaml", "line 2, column 4: *later comes before &later"],
+    ["a: *nothing\n", "config.yaml", "line 1, column 4: *nothing refers to no &nothing anchor"],
+    ["a: 1\n---\nb: 2\n", "config.yaml", expect.stringMatching(/^line 2, column 1: Source contains multiple documents/)],
+  ])("%j → %s", (text, code, issue) => {
+    const r = issuesOf(text);
+    expect(r).toMatchObject({ code, exit: 78 });
+    expect(r.issues).toEqual([issue]);
+  });
+
+  it("an alias bomb stops at 100 expansions, naming the first alias", () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...["b", "c", "d", "e", "f", "g", "h"].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${"abcdefg"[i]}`).join(", ")}]`)].join("\n");
+    const r = issuesOf(bomb);
+    expect(r.code).toBe("config.aliases");
+    expect(r.issues).toEqual(["line 2, column 8: more than 100 alias expansions in all"]);
+  });
+
+  it("a few aliases are fine", () => {
+    const text = base.replace("budget: { monthlyUsd: 20 }", "budget: &b { monthlyUsd: 20 }");
+    expect(parseConfig(`${text}\n`, "t").users[0]!.budget).toEqual({ monthlyUsd: 20 });
+  });
+
+  it("a missing users: or one of the wrong type is an issue at users, in YAML's words", () => {
+    const noUsers = base.replace(/^users:[\s\S]*?(?=^skills:)/m, "");
+    expect(issuesOf(noUsers).issues).toEqual(["users: is required (array)"]);
+    expect(issuesOf(base.replace(/^users:[\s\S]*?(?=^skills:)/m, "users: 5\n")).issues).toEqual(["users: must be a list, not a number"]);
+    expect(issuesOf(withUsers("  - just-a-name")).issues).toEqual(["users[0]: must be a mapping (key: value lines), not a text"]);
+    expect(issuesOf(base.replace("mode: shared", "mode: both")).issues).toEqual(["mode: must be one of shared, dedicated"]);
+  });
+
+  it("CRLF line endings parse to the same configuration", () => {
+    expect(parseConfig(base.replace(/\n/g, "\r\n"), "t")).toEqual(parseConfig(base, "t"));
+  });
+});

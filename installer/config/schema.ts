@@ -1,5 +1,7 @@
 /** The schema of /etc/wirebot/wirebot.yaml: every key, its default, and the cross-field rules. */
 import { z } from "zod";
+import { telegramBotIssues } from "./telegram-bots.ts";
+import { dataPathProblem } from "./data-path.ts";
 
 export const USER_ID_RE = /^[a-z][a-z0-9-]{0,30}$/;
 // RFC 1123 labels, at least two of them, no trailing dot.
@@ -24,7 +26,7 @@ const UserSchema = z.strictObject({
     .string()
     .regex(USER_ID_RE, "must match ^[a-z][a-z0-9-]{0,30}$ (lower case letter first; letters, digits, '-'; at most 31 characters)")
     .refine((id) => id !== SYSTEM_AGENT_ID, `'${SYSTEM_AGENT_ID}' is reserved for the shared gateway's system agent; pick another id`),
-  name: z.string().min(1).max(80),
+  name: z.string().min(1, "must not be empty").max(80, "must be at most 80 characters"),
   /** Who signs in to this user's own Control UI (helm-<id>) through Cloudflare Access; dedicated users only use it. */
   email: z.email("must be an e-mail address such as dana@example.org").optional(),
   mode: GatewayMode.optional(),
@@ -37,7 +39,7 @@ const UserSchema = z.strictObject({
       whatsapp: z.strictObject({ peer: z.string().regex(E164_RE, "must be an E.164 number such as +15551234567") }).optional(),
     })
     .default({}),
-  budget: z.strictObject({ monthlyUsd: z.number().positive().max(1_000_000) }).optional(),
+  budget: z.strictObject({ monthlyUsd: z.number().positive("must be more than 0 (US dollars a month)").max(1_000_000, "must be at most 1000000 (US dollars a month)") }).optional(),
 });
 
 export const ConfigSchema = z
@@ -60,12 +62,19 @@ export const ConfigSchema = z
       .prefault({}),
     paths: z
       .strictObject({
-        data: z.string().regex(/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/, "must be an absolute path without spaces or a trailing /").refine((p) => !p.split("/").includes(".."), "must not contain '..'").default("/data/wirebot"),
+        // A directory of wirebot's own: uninstall --purge deletes it whole (config/data-path.ts).
+        data: z
+          .string()
+          .superRefine((p, ctx) => {
+            const problem = dataPathProblem(p);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+          })
+          .default("/data/wirebot"),
       })
       .prefault({}),
     litellm: z.strictObject({
       baseUrl: z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as http://127.0.0.1:4000" }),
-      models: z.array(z.string().min(1)).min(1),
+      models: z.array(z.string().min(1)).min(1, "list at least one model name, such as gpt-4o-mini"),
       defaultModel: z.string().min(1),
       /** Names this LiteLLM deployment in the ledger's idempotency key. */
       instanceId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).default("default"),
@@ -74,8 +83,8 @@ export const ConfigSchema = z
       backend: z.enum(["bitwarden", "rbw", "file"]).default("bitwarden"),
       bitwarden: z
         .strictObject({
-          organizationId: z.uuid(),
-          projectId: z.uuid(),
+          organizationId: z.uuid("must be a UUID such as 3f2b8c1e-6a4d-4e7b-9c3a-1d2e3f4a5b6c"),
+          projectId: z.uuid("must be a UUID such as 9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"),
           serverUrl: z.url({ protocol: /^https?$/ }).optional(),
         })
         .optional(),
@@ -103,7 +112,7 @@ export const ConfigSchema = z
         accountId: z.string().regex(/^[0-9a-f]{32}$/, "must be the 32-hex Cloudflare account id").optional(),
         zoneId: z.string().regex(/^[0-9a-f]{32}$/, "must be the 32-hex Cloudflare zone id").optional(),
         /** Optional Cloudflare Access application in front of helm.<domain>. */
-        access: z.strictObject({ enabled: z.boolean().default(false), emails: z.array(z.email()).default([]) }).prefault({}),
+        access: z.strictObject({ enabled: z.boolean().default(false), emails: z.array(z.email("must be an e-mail address such as ops@example.org")).default([]) }).prefault({}),
       })
       .prefault({}),
     metering: z
@@ -123,6 +132,8 @@ export const ConfigSchema = z
       .check(
         z.superRefine((users: unknown[], ctx) => {
           const seen = new Map<string, number>();
+          // `when` runs this on a missing or non-list `users` too (the type issue is reported already).
+          if (!Array.isArray(users)) return;
           users.forEach((u, i) => {
             const id = (u as { id?: unknown } | null)?.id;
             if (typeof id !== "string") return;
@@ -177,6 +188,8 @@ export const ConfigSchema = z
       ctx.addIssue({ code: "custom", path: ["secrets", "bitwarden"], message: "backend 'bitwarden' needs organizationId and projectId" });
     if (c.secrets.backend === "file" && !c.secrets.file)
       ctx.addIssue({ code: "custom", path: ["secrets", "file", "path"], message: "backend 'file' needs secrets.file.path" });
+    // A gateway with Telegram peers polls with a bot of its own (config/telegram-bots.ts).
+    for (const issue of telegramBotIssues(c)) ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
     // One Telegram/WhatsApp peer routes to one agent only.
     for (const ch of ["telegram", "whatsapp"] as const) {
       const peers = new Map<string, number>();

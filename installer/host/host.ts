@@ -38,6 +38,14 @@ export interface WriteOptions {
   owner?: Ownership;
 }
 
+/** An exclusive lock on a file (flock): held until release() or until this process ends, however it ends. */
+export interface FileLock {
+  /** Replace the lock file's content (who holds it, for the message a second taker prints). */
+  record(text: string): void;
+  /** Delete the lock file (while still holding it) and let go; a no-op the second time. */
+  release(): void;
+}
+
 export interface Host {
   /** "/" in production; a temp dir for tests and `--root`. */
   readonly root: string;
@@ -77,6 +85,8 @@ export interface Host {
   portOpen(port: number): Promise<boolean>;
   /** Resolve a user/group name from <root>/etc/passwd and /etc/group; null if absent. */
   lookupUser(name: string): Promise<Ownership | null>;
+  /** Take an exclusive lock on path (created 0600 in an existing directory); null when another open file holds it. */
+  tryLock(path: string): Promise<FileLock | null>;
   /** Never throws on a non-zero exit: the result carries the code. */
   exec(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
   /** Starts a long-running command (an interactive login flow) and streams its output lines. */

@@ -5,6 +5,7 @@ import { constants as fsc, promises as fs, rmSync } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { cleanEnv } from "./clean-env.ts";
+import { tryFlock } from "./flock.ts";
 import type { ExecOptions, ExecResult, FileStat, Host, LineProcess, Ownership, WriteOptions } from "./host.ts";
 import { spawnLines } from "./line-process.ts";
 
@@ -163,6 +164,10 @@ export function createNodeHost(opts: NodeHostOptions = {}): Host {
 
     async lookupUser(name) {
       return lookupInRoot(resolve("/etc/passwd"), resolve("/etc/group"), name);
+    },
+
+    tryLock(p) {
+      return tryFlock(resolve(p));
     },
   };
 }

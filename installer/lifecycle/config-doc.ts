@@ -92,7 +92,8 @@ export const DESCRIPTIONS: Record<string, string> = {
   "gateway.port": "Loopback port of the shared gateway.",
   "gateway.dedicatedPortBase": "First port for dedicated gateways; later ones take base+120, base+240, … skipping ranges that would overlap.",
   "paths": "Where state lives.",
-  "paths.data": "Root of users' state: `<data>/gateway` (shared gateway) and `<data>/users/<id>` (every user, with `workspace/`).",
+  "paths.data":
+    "Root of users' state: `<data>/gateway` (shared gateway) and `<data>/users/<id>` (every user, with `workspace/`). A directory of wirebot's own, marked with a `.wirebot-owned` file, which `uninstall --purge` deletes whole: a plain absolute path (letters, digits, `.`, `_`, `-`; no `//`, `.` or `..` parts). Refused (78): `/`, a top-level directory such as `/data`, system trees (`/etc`, `/usr`, `/opt`, `/home`, `/root`, `/tmp`, `/run`, `/boot`, …), a direct child of `/var`, `/mnt` or `/media`, and wirebot's `/var/lib/wirebot`. Install, apply and restore also refuse (69) an existing non-empty directory wirebot did not create.",
   "litellm": "The LiteLLM proxy every model call goes through, so spend is metered per agent.",
   "litellm.baseUrl": "LiteLLM's URL as seen from this host.",
   "litellm.models": "Model names agents may use (as LiteLLM knows them).",
@@ -108,7 +109,7 @@ export const DESCRIPTIONS: Record<string, string> = {
   "secrets.rbw.folder": "Only entries in this rbw folder are read.",
   "secrets.file": "Settings of the `file` backend (development only).",
   "secrets.file.path": "Absolute path of the JSON file holding secret values.",
-  "secrets.map": "Environment variable → name of the secret in the vault (e.g. `TELEGRAM_BOT_TOKEN: wirebot/telegram-bot-token`).",
+  "secrets.map": "Environment variable → name of the secret in the vault (e.g. `TELEGRAM_BOT_TOKEN: wirebot/telegram-bot-token`). Each gateway with Telegram peers needs a bot of its own (one poller per bot token): `TELEGRAM_BOT_TOKEN` for the shared gateway, `TELEGRAM_BOT_TOKEN_<ID>` for each dedicated user; without it, exit 78 at `users[i].channels.telegram` ([channels.md](channels.md#one-bot-per-dedicated-gateway)).",
   "secrets.map.<VAR>": "Vault name for the variable `<VAR>` (upper case).",
   "tunnel": "The Cloudflare tunnel publishing the Control UI and the Wirebot API without opening a port.",
   "tunnel.enabled": "Run `cloudflared-wirebot.service`.",

@@ -4,6 +4,9 @@ import type { Config } from "../config/schema.ts";
 import { preflightError, type ErrorIssue } from "../errors.ts";
 import type { Host } from "../host/host.ts";
 import { probeJson } from "../commands/verify.ts";
+import type { WirebotCommand } from "../render/units.ts";
+import { judgeCliLocation } from "./cli-location.ts";
+import { judgeDataDir, readDataDirFacts } from "./data-dir.ts";
 import { assertSandboxReady } from "./sandbox.ts";
 
 /** Measured RSS of one gateway (openclaw.md §0: ~0.9 GB idle, 1.27 GB after two turns). */
@@ -68,10 +71,11 @@ export async function readFacts(host: Host, c: Config, l: Layout): Promise<HostF
   return { osId: field("ID"), osVersion: field("VERSION_ID"), systemdVersion: Number.isNaN(systemdVersion) ? null : systemdVersion, memTotalBytes, diskFreeBytes, busyPorts };
 }
 
-export async function preflight(host: Host, c: Config): Promise<HostFacts> {
+export async function preflight(host: Host, c: Config, wirebot?: WirebotCommand): Promise<HostFacts> {
   const l = resolveLayout(c);
   const facts = await readFacts(host, c, l);
-  const issues = judge(c, l, facts);
+  // Where the units will run wirebot from, and whose paths.data is: issue 14 points 4 and 1.
+  const issues = [...judge(c, l, facts), ...(wirebot ? judgeCliLocation(wirebot) : []), ...judgeDataDir(await readDataDirFacts(host, c))];
   if (issues.length > 0)
     throw preflightError("preflight.failed", `this host cannot run the configured appliance (${issues.length} problem(s))`, {
       issues,

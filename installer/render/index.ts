@@ -5,6 +5,7 @@ import { planSecrets } from "../config/secret-plan.ts";
 import { selectSkills } from "../runtime/skills.ts";
 import type { Assets } from "../assets.ts";
 import { ROOT, type Desired, type OwnerSpec, type Resource, type UnitSpec } from "../engine/resource.ts";
+import { markerResource } from "../lifecycle/ownership.ts";
 import { renderTunnelConfig } from "../tunnel/tunnel-config.ts";
 import { gatewayPlugins, renderGatewayConfig } from "./gateway-config.ts";
 import { isSandboxed } from "./sandbox.ts";
@@ -63,6 +64,8 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
 
   // Desired state itself and the system snippets.
   r.push({ kind: "dir", path: PATHS.etcDir, mode: 0o700, owner: ROOT, notify: [] });
+  // Marked as made by wirebot: uninstall --purge deletes only marked trees (lifecycle/ownership.ts).
+  r.push(markerResource(PATHS.etcDir, ROOT));
   r.push({ kind: "dir", path: PATHS.credstore, mode: 0o700, owner: ROOT, notify: [] });
   r.push({ kind: "file", path: PATHS.configFile, content: ctx.configText, mode: 0o600, owner: ROOT, notify: [RECONCILE_UNIT] });
   r.push({ kind: "file", path: PATHS.sysusers, content: renderSysusers(c, l, t), mode: 0o644, owner: ROOT, notify: [] });
@@ -91,6 +94,7 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
 
   // State directories: every user has one in both modes; its owner is the user's gateway's service user.
   r.push({ kind: "dir", path: c.paths.data, mode: 0o755, owner: ROOT, notify: [] });
+  r.push(markerResource(c.paths.data, ROOT));
   r.push({ kind: "dir", path: `${c.paths.data}/users`, mode: 0o755, owner: ROOT, notify: [] });
   for (const g of l.gateways) {
     const owner = own(g.serviceUser);
@@ -104,6 +108,7 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
     r.push({ kind: "file", path: g.configPath, content: renderGatewayConfig(c, l, g), mode: 0o600, owner, notify: [g.unit] });
   }
   r.push({ kind: "dir", path: PATHS.ledgerDir, mode: 0o700, owner: own(SERVICE_USER), notify: [] });
+  r.push(markerResource(PATHS.ledgerDir, own(SERVICE_USER)));
 
   // Units.
   r.push(unitFile(SECRETS_UNIT, renderSecretsUnit(c, ctx.wirebot, t, ctx.encryptedCredential), [SECRETS_UNIT]));

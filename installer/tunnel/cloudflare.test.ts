@@ -247,7 +247,8 @@ describe("Cloudflare Access: one application per Control UI, each admitting only
 
   test("with no shared gateway there is no helm application, and one left by an earlier apply is deleted", async () => {
     await provisionTunnel(access(config(withEmails)));
-    const c = config((t) => withEmails(t).replace(/^mode: shared$/m, "mode: dedicated"));
+    // Every user dedicated: each polls Telegram with a bot of their own (one poller per bot token).
+    const c = config((t) => withEmails(t).replace(/^mode: shared$/m, "mode: dedicated").replace("    TELEGRAM_BOT_TOKEN:", "    TELEGRAM_BOT_TOKEN_BOB: wirebot/telegram-bot-token-bob\n    TELEGRAM_BOT_TOKEN_ALICE:"));
     const users = c.users.map((u) => ({ ...u, email: u.email ?? `${u.id}@example.org` }));
     const r = await provisionTunnel(access(c, ADMINS, true, users));
     expect(accessChanges(r.changes)).toEqual([

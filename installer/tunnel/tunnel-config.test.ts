@@ -31,6 +31,8 @@ describe("buildIngress", () => {
     const text = readFileSync(join(examplesDir, "one-user.yaml"), "utf8")
       .replace(/^domain: .*$/m, "domain: bots.example.net")
       .replace(/^mode: shared$/m, "mode: dedicated")
+      // With no shared gateway, the one bot is dana's own (one poller per bot token).
+      .replace("TELEGRAM_BOT_TOKEN:", "TELEGRAM_BOT_TOKEN_DANA:")
       .replace(/^tunnel: .*$/m, "tunnel: { enabled: true, accountId: 0123456789abcdef0123456789abcdef, zoneId: fedcba9876543210fedcba9876543210 }");
     const c = parseConfig(text, "inline");
     const l = resolveLayout(c);

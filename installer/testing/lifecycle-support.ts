@@ -7,7 +7,7 @@ import type { Config } from "../config/schema.ts";
 import { applyPlan } from "../engine/apply.ts";
 import { isEmptyPlan, plan, type Plan } from "../engine/plan.ts";
 import type { ErrorIssue } from "../errors.ts";
-import type { ConvergeFn } from "./deps.ts";
+import type { ConvergeFn } from "../lifecycle/deps.ts";
 
 /** /etc/passwd and /etc/group under root, as systemd-sysusers would leave them; extra users get their own uids. */
 export function seedUsers(root: string, extra: Record<string, number> = {}): void {
