@@ -1,8 +1,9 @@
 /** Real runtime, real podman: a `trust: sandboxed` agent's exec runs in its container and sees neither another user's workspace nor /run/wirebot. */
+import { testWorkDir } from "../../test/support/work-dir.ts";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { GATEWAY_TOKEN_VAR, resolveLayout } from "../config/layout.ts";
@@ -13,7 +14,7 @@ import { messageText, PROBE, startScriptedModel, toolNames, type ProbeStep, type
 import { gatewayConfigObject } from "./gateway-config.ts";
 import { renderSandboxContainersConf, SANDBOX_CONTAINER_PREFIX } from "./sandbox.ts";
 
-const work = mkdtempSync(path.join(tmpdir(), "wb-sandbox-"));
+const work = testWorkDir("wb-sandbox-");
 const dataDir = path.join(work, "data");
 // The test's own /run/wirebot: what a tenant must never reach, with a value only this run knows.
 const runWirebot = path.join(work, "run", "wirebot");
@@ -184,6 +185,9 @@ describe("trust: sandboxed on podman (examples/three-users.yaml, alice sandboxed
       exec(`python3 -c "import socket; s=socket.socket(); s.settimeout(3); print('CONNECT', s.connect_ex(('127.0.0.1', ${port})))" 2>&1`),
       // 8: the file tool is sandbox-rooted too.
       { tool: "read", args: { path: bobSecret } },
+      // 9: the container's environment, reversed past the runtime's secret masking: none of the gateway's
+      // secrets (every agent's key, the gateway token) is handed into the sandbox.
+      exec("env | rev; echo; tr '\\0' '\\n' </proc/1/environ | rev; echo ENV-DONE"),
     ];
     const turn = await ask("alice", steps);
     const offered = toolNames(turn.upstream[0]?.body);
@@ -222,6 +226,12 @@ describe("trust: sandboxed on podman (examples/three-users.yaml, alice sandboxed
     expect(results[6]!.replace(/GREP-DONE\s*$/, "").trim()).toBe("");
     expect(results[7]).toMatch(/CONNECT [1-9]\d*/);
     expect(turn.reply).not.toContain(bobMarker);
+    expect(results[9]).toContain("ENV-DONE");
+    expect(results[9]).toContain("=HTAP"); // the environment really was listed, reversed
+    for (const [name, value] of Object.entries(p.env).filter(([k]) => k !== "CONTAINER_HOST" && k !== "OPENCLAW_SKIP_CHANNELS")) {
+      const reversed = [...value].reverse().join("");
+      expect(results[9]!.includes(value) || results[9]!.includes(reversed), `${name} reached the sandbox`).toBe(false);
+    }
     // One container, alice's, on the sandbox service (bob's and carol's agents have none). Its host paths:
     // her workspace read-write, and read-only the skills the runtime materializes for her under its state dir.
     expect(names.map((n) => [n[0]!.startsWith(SANDBOX_CONTAINER_PREFIX), n[1]])).toEqual([[true, expect.stringMatching(/^agent:alice(:|$)/)]]);

@@ -1,7 +1,7 @@
 /** Real runtime: every example's rendered gateway config passes `openclaw config validate`, and a shared gateway starts. */
+import { testWorkDir } from "../../test/support/work-dir.ts";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -40,7 +40,7 @@ function withoutWhatsApp(text: string): string {
 }
 
 let rt: TestRuntime;
-const work = mkdtempSync(path.join(tmpdir(), "wb-gateway-slow-"));
+const work = testWorkDir("wb-gateway-slow-");
 const host = createNodeHost();
 // validate must be read-only: it may not create the appliance's data dir (/data/wirebot) on this machine.
 const dataDirExisted = new Map(examples.map((f) => loadExample(f).paths.data).map((d) => [d, existsSync(d)] as const));

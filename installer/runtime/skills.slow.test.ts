@@ -1,7 +1,7 @@
 /** Real runtime: `openclaw skills list` sees the four shipped Wirebot skills as loaded and eligible for every agent. */
+import { testWorkDir } from "../../test/support/work-dir.ts";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -14,7 +14,7 @@ import { openclawCli } from "./openclaw-cli.ts";
 import { readShippedSkills, shippedSkillsDir } from "./skills.ts";
 
 const WIREBOT_SKILLS = ["wirebot-accountability", "wirebot-core", "wirebot-memory", "wirebot-network"];
-const work = mkdtempSync(path.join(tmpdir(), "wb-skills-slow-"));
+const work = testWorkDir("wb-skills-slow-");
 const host = createNodeHost();
 let rt: TestRuntime;
 

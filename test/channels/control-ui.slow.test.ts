@@ -1,7 +1,7 @@
 /** The Control UI in real headless Chromium against a real gateway rendered by wirebot: the app itself must start and connect. */
+import { testWorkDir } from "../support/work-dir.ts";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser } from "playwright-core";
@@ -13,7 +13,7 @@ import { freeLoopbackPort, getTestRuntime, startGateway, type GatewayHandle } fr
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = fileURLToPath(new URL("../../test-artifacts/", import.meta.url));
-const work = mkdtempSync(path.join(tmpdir(), "wb-control-ui-"));
+const work = testWorkDir("wb-control-ui-");
 const token = randomBytes(24).toString("hex");
 let gw: GatewayHandle | undefined;
 let browser: Browser | undefined;

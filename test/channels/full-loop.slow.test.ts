@@ -1,7 +1,7 @@
 /** The whole chat loop with a real gateway: Telegram stand-in → routed agent → LiteLLM stand-in → reply → ledger. */
+import { testWorkDir } from "../support/work-dir.ts";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { litellmKeyVar, resolveLayout } from "../../installer/config/layout.ts";
@@ -29,7 +29,7 @@ const KEYS = { alice: `sk-${randomBytes(16).toString("base64url")}`, bob: `sk-${
 // The shared gateway's system agent has its own key; a chat turn must never spend it.
 const SYSTEM_KEY = `sk-${randomBytes(16).toString("base64url")}`;
 
-const work = mkdtempSync(path.join(tmpdir(), "wb-full-loop-"));
+const work = testWorkDir("wb-full-loop-");
 let tg: TelegramStandin | undefined;
 let lit: Standin | undefined;
 let gw: GatewayHandle | undefined;

@@ -20,6 +20,8 @@ import { startStandin as startLitellm, type Standin } from "../litellm-standin/s
 import { startCloudflareStandin, type CloudflareStandin } from "../cloudflare-standin/server.ts";
 import { startStandin as startBitwarden, type Standin as BitwardenStandin } from "../bitwarden-standin/server.ts";
 import { replyText } from "../litellm-standin/chat.ts";
+import type { ProbeStep } from "../isolation/scripted-model.ts";
+import { attackVectors, envAssignments, found, probeMessage, resultsFromReply, weakenGatewayConfig, withReversed, type Needle, type Vector } from "./tenant-attack.ts";
 import { startTelegramRouter, type TelegramRouter } from "../telegram-standin/router.ts";
 import { startTelegramStandin, type TelegramStandin } from "../telegram-standin/server.ts";
 
@@ -158,6 +160,8 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
   let installed = false;
   /** alice's ledger line after her Telegram turn, to compare with the restored appliance's */
   let aliceLedger: { requests: number; spendNusd: number } | null = null;
+  /** start of the last LiteLLM call in aliceLedger: her later calls (the attack's turns) come after the backup */
+  let aliceLedgerUpTo = 0;
 
   /**
    * One step of the install story. A step whose prerequisite failed is skipped with the reason rather
@@ -409,6 +413,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     expect(got).toMatchObject({ requests: rows.length, spendNusd: wantNusd });
     figures["alice's turn in the ledger"] = `${rows.length} call(s), ${wantNusd} nano-USD`;
     aliceLedger = { requests: rows.length, spendNusd: wantNusd };
+    aliceLedgerUpTo = Math.max(...rows.map((r) => r.startMs));
   });
 
   step("backup while everything runs: one archive, mode 0600, no secret value in it", "installed", async () => {
@@ -473,6 +478,231 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     const tunnelId = cloudflare!.tunnels[0]!.id;
     const names = cloudflare!.records.filter((r) => r.content === `${tunnelId}.cfargotunnel.com`).map((r) => r.name).sort();
     expect(names).toEqual(["api.wirebot.example.org", "helm-erin.wirebot.example.org", "helm.wirebot.example.org"]);
+  });
+
+  // ---- Issue 13, point 6: a tenant attacks through her own agent, under the rendered unit ----------
+  // After the backup and the secrets scan on purpose: the weakened run may put what it reads into alice's
+  // transcript under /data, and the restore step books these turns' spend on top of the backed-up ledger.
+  const attack = {
+    aliceMarker: `WB-E2E-ALICE-${randomBytes(12).toString("hex")}`,
+    bobMarker: `WB-E2E-BOB-${randomBytes(12).toString("hex")}`,
+  };
+  const attackPaths = () => ({
+    aliceWorkspace: workspaceDir(plan.config, "alice"),
+    aliceFile: `${workspaceDir(plan.config, "alice")}/E2E-OWN.md`,
+    gatewayEnv: PATHS.gatewayEnv,
+    bobFile: `${workspaceDir(plan.config, "bob")}/E2E-PRIVATE.md`,
+    bobWrite: `${workspaceDir(plan.config, "bob")}/E2E-PWNED.md`,
+  });
+  const peerOf = (id: string) => plan.config.users.find((u) => u.id === id)!.channels.telegram!.peer;
+
+  /** Every secret the box holds, labelled by where it comes from (a label is printed, a value never). */
+  async function secretNeedles(): Promise<Needle[]> {
+    const needles: Needle[] = [...vault].map(([name, value]) => ({ label: `vault ${name}`, value }));
+    const r = await c.execOk(`cat ${PATHS.runDir}/*.env ${PATHS.runDir}/users/*.env 2>/dev/null || true`);
+    for (const line of r.stdout.split("\n")) {
+      const m = /^([A-Z][A-Z0-9_]*)=["']?(.*?)["']?$/.exec(line);
+      if (m && m[2]!.length >= 12) needles.push({ label: `${m[1]} (tmpfs)`, value: m[2]! });
+    }
+    if (bwsToken) needles.push({ label: "the machine account's access token", value: bwsToken });
+    return withReversed(needles);
+  }
+
+  /** What must not change under attack: content hash, mode and owner of the env file and bob's file, and no file at bobWrite. */
+  async function fingerprints(): Promise<string> {
+    const p = attackPaths();
+    const r = await c.execOk(`sha256sum ${p.gatewayEnv} ${p.bobFile}; stat -c '%a %U:%G %n' ${p.gatewayEnv} ${p.bobFile}; test ! -e ${p.bobWrite} && echo 'no ${p.bobWrite}'`);
+    return r.stdout;
+  }
+
+  /**
+   * alice's peer writes the probe to the shared bot; the LiteLLM stand-in makes her agent call one tool
+   * per step and then answers with every tool result, which the gateway sends to her chat.
+   */
+  async function probeAsAlice(steps: readonly ProbeStep[], needles: readonly Needle[]) {
+    const shared = bots.get(vault.get(plan.config.secrets.map.TELEGRAM_BOT_TOKEN!)!)!;
+    const alice = peerOf("alice");
+    await shared.waitForPoller(120_000);
+    const since = Date.now();
+    shared.injectPrivateMessage(alice, probeMessage(steps));
+    const sentTo = (chat: string) => shared.sent.filter((m) => m.chatId === chat && m.at >= since);
+    const reply = () => sentTo(alice).map((m) => m.plain).join("\n");
+    const last = `RESULT ${steps.length - 1}: `;
+    const notScripted = [replyText("wirebot/alice"), "NO-READ-TOOL-OFFERED"];
+    while (!reply().includes(last)) {
+      const got = reply();
+      // The stand-in's other answers: the probe never reached it as a probe turn, so waiting is pointless.
+      if (Date.now() - since > 240_000 || notScripted.some((t) => got.includes(t)))
+        throw new Error(`alice's chat got no complete scripted answer in ${secs(Date.now() - since)}; so far: ${found(got, needles).length ? "(withheld: it holds a secret value)" : got.slice(0, 2000)}`);
+      await sleep(500);
+    }
+    const ms = Date.now() - since;
+    // A long answer comes as several messages: wait until the chat is quiet.
+    for (let n = -1; n !== shared.sent.length; ) {
+      n = shared.sent.length;
+      await sleep(3000);
+    }
+    // Previews and edits too: anything the bot put into a chat during the turn counts as shown.
+    const shown = (chat: string) =>
+      shared.calls
+        .filter((x) => x.at >= since && /^(sendMessage|editMessageText|sendDocument|sendPhoto)$/.test(x.method) && String(x.params["chat_id"]) === chat)
+        .map((x) => JSON.stringify(x.params))
+        .join("\n");
+    const rows = litellm!.store.rows.filter((r) => r.startMs >= since - 1_000);
+    return { reply: reply(), results: resultsFromReply(reply(), steps.length), shownToAlice: shown(alice), shownToBob: shown(peerOf("bob")), rows, ms };
+  }
+
+  type Probe = Awaited<ReturnType<typeof probeAsAlice>>;
+  /** Per vector: its result and what it exposed. Text is printed only when it holds no secret and no env line (the runtime's masked `sk-ab…wxyz` included). */
+  function readOut(vectors: Vector[], r: Probe, needles: Needle[], envNames: string[]) {
+    return vectors.map((v, i) => {
+      const text = r.results[i] ?? null;
+      const secrets = text === null ? [] : found(text, needles);
+      const envLines = text === null ? [] : envAssignments(text, envNames);
+      return {
+        name: v.name,
+        target: v.target,
+        answered: text !== null,
+        aliceMarker: text !== null && found(text, [{ label: "m", value: attack.aliceMarker }]).length > 0,
+        bobMarker: text !== null && found(text, [{ label: "m", value: attack.bobMarker }]).length > 0,
+        secrets,
+        envLines,
+        text: text === null ? "(no result)" : secrets.length || envLines.length ? `(withheld: ${secrets.length} secret value(s), ${envLines.length} env line(s))` : text.replace(/\s+/g, " ").slice(0, 240),
+      };
+    });
+  }
+  const printOut = (title: string, out: ReturnType<typeof readOut>) =>
+    say(
+      `${title}:\n` +
+        out.map((o) => `  ${o.name}\n    -> ${o.bobMarker ? "BOB'S MARKER " : ""}${o.secrets.length ? `SECRETS [${o.secrets.join(", ")}] ` : ""}${o.envLines.length ? `ENV LINES [${o.envLines.join(", ")}] ` : ""}${o.text}`).join("\n"),
+    );
+
+  async function envFileNames(): Promise<string[]> {
+    return (await c.execOk(`sed -n 's/^\\([A-Z][A-Z0-9_]*\\)=.*/\\1/p' ${PATHS.gatewayEnv}`)).stdout.trim().split("\n").filter(Boolean);
+  }
+
+  /**
+   * Waits for the shared gateway to take a config change from disk (reference/openclaw.md Addendum 6):
+   * `hot` when it applied it live, `restart` when it restarted for it. A refused config fails the step.
+   */
+  async function gatewayReload(sinceSec: number): Promise<"hot" | "restart" | "detected"> {
+    const unit = plan.layout.shared!.unit;
+    const started = Date.now();
+    let detectedAt = 0;
+    for (;;) {
+      const j = (await c.exec(`journalctl -b --no-pager -o cat -u ${unit} --since @${sinceSec}`)).stdout;
+      const lines = j.split("\n").filter((l) => /config (change|hot reload|reload)/.test(l));
+      if (lines.some((l) => /reload skipped/.test(l))) throw new Error(`the gateway refused the edited config:\n${lines.join("\n")}`);
+      if (lines.some((l) => /hot reload applied/.test(l))) return "hot";
+      if (lines.some((l) => /requires gateway restart/.test(l))) {
+        await sleep(5_000);
+        await health(plan.layout.shared!.port);
+        return "restart";
+      }
+      if (!detectedAt && lines.some((l) => /config change detected/.test(l))) detectedAt = Date.now();
+      // A change the runtime needs no action for is only "detected": it is in the snapshot the next turn reads.
+      if (detectedAt && Date.now() - detectedAt > 10_000) return "detected";
+      if (Date.now() - started > 90_000) throw new Error(`the gateway took no config change within 90 s; its reload lines:\n${lines.join("\n") || "(none)"}`);
+      await sleep(500);
+    }
+  }
+
+  step("alice's agent, made to attack through her Telegram chat, reads neither /run/wirebot/gateway.env nor bob's workspace", "installed", async () => {
+    const p = attackPaths();
+    // Planted as the gateway would have written them: owned like the workspace, 0600.
+    for (const [file, text] of [[p.aliceFile, `# alice's own notes\n${attack.aliceMarker}\n`], [p.bobFile, `# bob's private notes\n${attack.bobMarker}\n`]] as const) {
+      c.writeFile("/root/e2e-plant", text, 0o600);
+      await c.execOk(`install -m 600 -o "$(stat -c %U ${dirname(file)})" -g "$(stat -c %G ${dirname(file)})" /root/e2e-plant ${file} && rm /root/e2e-plant`);
+    }
+    const vectors = attackVectors(p);
+    const needles = await secretNeedles();
+    const envNames = await envFileNames();
+    expect(envNames.length).toBeGreaterThan(0);
+    const before = await fingerprints();
+
+    const r = await probeAsAlice(vectors.map((v) => v.step), needles);
+    figures["attack turn (hardened)"] = `${secs(r.ms)} for ${vectors.length} tool calls`;
+    const out = readOut(vectors, r, needles, envNames);
+    printOut("attack on the rendered config", out);
+
+    // Every vector went through a tool and came back; the control proves reading and relaying work at all.
+    expect(out.filter((o) => !o.answered).map((o) => o.name)).toEqual([]);
+    expect(out.find((o) => o.target === "own")!.aliceMarker).toBe(true);
+    expect(out.filter((o) => o.bobMarker).map((o) => o.name)).toEqual([]);
+    expect(out.filter((o) => o.secrets.length || o.envLines.length).map((o) => o.name)).toEqual([]);
+    // Nothing shown in any chat during the turn, previews included, and nothing at all in bob's.
+    expect(found(r.shownToAlice, [...needles, { label: "bob's marker", value: attack.bobMarker }])).toEqual([]);
+    expect(r.shownToBob).toBe("");
+    expect(await fingerprints()).toBe(before);
+    // Every model call of the attack went upstream on alice's own key, none on another tenant's.
+    const tenants = new Set(plan.config.users.map((u) => `wirebot/${u.id}`));
+    expect(r.rows.filter((x) => x.key_alias === "wirebot/alice").length).toBeGreaterThanOrEqual(vectors.length + 1);
+    expect(r.rows.filter((x) => x.key_alias !== "wirebot/alice" && tenants.has(x.key_alias ?? "")).map((x) => x.key_alias)).toEqual([]);
+  });
+
+  // Red on purpose: what this run reads (bob's marker, the gateway's environment reversed) lands in alice's
+  // transcript under /data. No later step scans /data for secrets, and the purge removes it.
+  step("on a weakened clawdbot.json (alice with no tool policy) bob's file and the gateway's environment leak, the env file still does not: the unit holds that line", "installed", async () => {
+    const p = attackPaths();
+    const cfg = plan.layout.shared!.configPath;
+    const rendered = (await c.execOk(`cat ${cfg}`)).stdout;
+    const sinceSec = Math.floor(Date.now() / 1000) - 1;
+    // Replaced as an editor would, atomically, with the rendered file's owner and mode.
+    c.writeFile("/root/e2e-weakened.json", weakenGatewayConfig(rendered, "alice"), 0o600);
+    await c.execOk(`install -m 600 -o "$(stat -c %U ${cfg})" -g "$(stat -c %G ${cfg})" /root/e2e-weakened.json ${cfg}.e2e-tmp && mv -f ${cfg}.e2e-tmp ${cfg} && rm /root/e2e-weakened.json`);
+    const how = await gatewayReload(sinceSec);
+    say(`weakened config taken by the running gateway: ${how}`);
+    // The hand edit is drift wirebot sees.
+    expect((await c.exec(PLAN_EMPTY)).code).toBe(2);
+
+    const vectors = attackVectors(p);
+    const needles = await secretNeedles();
+    const envNames = await envFileNames();
+    const before = await fingerprints();
+    const r = await probeAsAlice(vectors.map((v) => v.step), needles);
+    figures["attack turn (weakened)"] = `${secs(r.ms)} for ${vectors.length} tool calls`;
+    const out = readOut(vectors, r, needles, envNames);
+    printOut("attack on the weakened config", out);
+    const wrote = (await c.exec(`cat ${p.bobWrite}`)).stdout;
+    await c.execOk(`rm -f ${p.bobWrite}`);
+
+    expect(out.filter((o) => !o.answered).map((o) => o.name)).toEqual([]);
+    // Red: the file tools now reach bob's workspace by absolute path, by .., and through tool_call, and write there.
+    const fileTools = out.filter((o) => o.target === "bob" && !o.name.startsWith("exec"));
+    expect(fileTools.map((o) => [o.name, o.bobMarker])).toEqual(fileTools.map((o) => [o.name, true]));
+    expect(fileTools.length).toBe(3);
+    expect(wrote).toBe("alice was here");
+    // Red: the values of the env file are in the gateway's environment, which exec inherits: only the tool policy holds those.
+    expect(out.filter((o) => o.target === "environ" && o.secrets.length).length).toBeGreaterThan(0);
+    // Still green: /run/wirebot is root 0700 and the gateway runs as wirebot; only PID 1 reads the env file.
+    expect(out.filter((o) => o.target === "env-file" && (o.secrets.length || o.envLines.length)).map((o) => o.name)).toEqual([]);
+    expect((await c.execOk(`stat -c '%a %U' ${PATHS.runDir} ${PATHS.gatewayEnv}`)).stdout.trim().split("\n")).toEqual(["700 root", "600 root"]);
+    expect(await mainUser(plan.layout.shared!.unit)).toBe("wirebot");
+    expect(await fingerprints()).toBe(before);
+  });
+
+  step("wirebot apply --yes puts the rendered config back: the plan is empty and bob's file is out of reach again", "installed", async () => {
+    const unit = plan.layout.shared!.unit;
+    const before = await invocations([unit]);
+    const sinceSec = Math.floor(Date.now() / 1000) - 1;
+    const t0 = performance.now();
+    const a = await c.execOk("wirebot apply --yes", { env: installEnv(), timeoutMs: 10 * 60_000 });
+    figures["apply after the weakened config"] = secs(performance.now() - t0);
+    say(`apply: ${/^(Applied: .*|Nothing to do\.)$/m.exec(a.stdout)?.[1] ?? "(no summary line)"}`);
+    const p = await c.exec(PLAN_EMPTY);
+    expect(p.code, `plan after apply:\n${p.stdout}${p.stderr}`).toBe(0);
+    // Design: a config change the runtime applies live is left to it, no restart; should apply restart anyway, wait for that.
+    const restarted = (await invocations([unit])).get(unit) !== before.get(unit);
+    const how = restarted ? "restarted by apply" : await gatewayReload(sinceSec);
+    if (restarted) await health(plan.layout.shared!.port);
+    say(`rendered config taken back by the gateway: ${how}`);
+
+    const vectors = attackVectors(attackPaths()).filter((v) => v.target === "bob" && v.name.startsWith("read"));
+    const needles = await secretNeedles();
+    const r = await probeAsAlice(vectors.map((v) => v.step), needles);
+    const out = readOut(vectors, r, needles, []);
+    printOut("attack after apply", out);
+    expect(out.map((o) => [o.name, o.answered, o.bobMarker])).toEqual(vectors.map((v) => [v.name, true, false]));
   });
 
   step("reboot: /run/wirebot starts empty, secrets are pulled again, everything is active", "installed", async () => {
@@ -614,8 +844,18 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     expect((await c.execOk(`cat ${workspaceDir(plan.config, "alice")}/E2E-NOTE.md`)).stdout).toBe("alice wrote this before the backup\n");
     expect((await c.execOk(`stat -c '%U' ${workspaceDir(plan.config, "alice")}/E2E-NOTE.md`)).stdout.trim()).toBe("wirebot");
     if (aliceLedger) {
-      const u = JSON.parse((await c.execOk("wirebot usage --agent alice --json")).stdout) as { agents: { agent: string; requests: number; spendNusd: number }[] };
-      expect(u.agents.find((a) => a.agent === "alice")).toMatchObject(aliceLedger);
+      // alice's calls after the backup (the attack's turns) are in LiteLLM, not in the archive: the daemon's
+      // first cycle on the restored ledger adds them, each once.
+      const later = litellm!.store.rows.filter((r) => r.key_alias === "wirebot/alice" && r.startMs > aliceLedgerUpTo);
+      const want = { requests: aliceLedger.requests + later.length, spendNusd: aliceLedger.spendNusd + later.reduce((sum, r) => sum + Math.round(r.spend * 1e9), 0) };
+      let got: { requests: number; spendNusd: number } | undefined;
+      for (let i = 0; i < 90; i++) {
+        const u = JSON.parse((await c.execOk("wirebot usage --agent alice --json")).stdout) as { agents: { agent: string; requests: number; spendNusd: number }[] };
+        got = u.agents.find((a) => a.agent === "alice");
+        if (got && got.requests >= want.requests) break;
+        await sleep(1000);
+      }
+      expect(got).toMatchObject(want);
     }
     const p = await c.exec(PLAN_EMPTY);
     expect(p.code, `plan after restore:\n${p.stdout}${p.stderr}`).toBe(0);

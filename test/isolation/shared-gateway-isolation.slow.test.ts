@@ -1,7 +1,7 @@
 /** Real runtime: in the shared gateway rendered from examples/three-users.yaml, alice's agent has no tool that reads bob's files (DESIGN.md §Trust modes). */
+import { testWorkDir } from "../support/work-dir.ts";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { freeLoopbackPort, getTestRuntime, startGateway, type GatewayHandle, type TestRuntime } from "../support/runtime.ts";
@@ -11,7 +11,7 @@ import { pointProvidersAt, prepareSharedGateway, workspaceOf, type PreparedGatew
 // Tools that run code or drive a browser as the gateway's OS user, and so can read anything it can.
 const RUNS_CODE = /^(exec|bash|process|code_execution|browser|computer|terminal|nodes|canvas|screen)$/;
 
-const work = mkdtempSync(path.join(tmpdir(), "wb-isolation-"));
+const work = testWorkDir("wb-isolation-");
 const dataDir = path.join(work, "data");
 const marker = `WB-SECRET-${randomBytes(12).toString("hex")}`;
 const bobWorkspace = workspaceOf(dataDir, "bob");

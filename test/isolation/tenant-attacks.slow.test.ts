@@ -1,7 +1,7 @@
 /** Real runtime, real Telegram loop: alice attacks bob through the shared gateway we render, one vector per turn; each vector is shown to turn red on a weakened config (DESIGN.md §Trust modes). */
+import { testWorkDir } from "../support/work-dir.ts";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { litellmKeyVar, meteredAgents, resolveLayout, workspaceDir } from "../../installer/config/layout.ts";
@@ -98,7 +98,7 @@ const VECTORS: Vector[] = [
   },
 ];
 
-const work = mkdtempSync(path.join(tmpdir(), "wb-attacks-"));
+const work = testWorkDir("wb-attacks-");
 let rt: TestRuntime;
 let model: ScriptedModel;
 let tg: TelegramStandin;

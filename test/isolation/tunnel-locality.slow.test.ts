@@ -1,7 +1,7 @@
 /** Real runtime: a request arriving through the tunnel (loopback peer plus cloudflared's forwarded headers) is treated as remote by the shared gateway. */
+import { testWorkDir } from "../support/work-dir.ts";
 import http from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { resolveTunnelRequest } from "../../installer/tunnel/forwarded.ts";
@@ -9,7 +9,7 @@ import { helmHostname } from "../../installer/tunnel/ingress.ts";
 import { freeLoopbackPort, getTestRuntime, startGateway, type GatewayHandle, type TestRuntime } from "../support/runtime.ts";
 import { prepareSharedGateway } from "./shared-gateway.ts";
 
-const work = mkdtempSync(path.join(tmpdir(), "wb-tunnel-locality-"));
+const work = testWorkDir("wb-tunnel-locality-");
 let rt: TestRuntime;
 let gw: GatewayHandle | undefined;
 

@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { sha256, type KeyRecord, type SpendStore, type StoredRow } from "./store.ts";
+import { decide, messageText, probeSteps, type ChatBody } from "../isolation/scripted-model.ts";
 
 /** One chat call as the proxy saw it: which key (hash and alias), which model, what it billed. */
 export interface ChatCall {
@@ -52,15 +53,35 @@ function promptTokensOf(body: Record<string, unknown>): number {
   return Math.max(1, Math.ceil((messages.length + tools.length) / 4));
 }
 
+/**
+ * Scripted tools: an agent call (tools offered) inside a turn whose message carries test/isolation's
+ * `WB-PROBE [steps]` line gets that model's decision (one tool call per call, then every tool result
+ * echoed), so an e2e can drive a real agent's tools through a real channel. Anything else: null.
+ */
+export function scriptedTurn(body: Record<string, unknown>): ReturnType<typeof decide> | null {
+  const chat = body as ChatBody;
+  if (!chat.tools?.length) return null;
+  const msgs = chat.messages ?? [];
+  // Not simply the last user message: a channel turn adds a user-role context block after its own.
+  let at = msgs.length - 1;
+  while (at >= 0 && !(msgs[at]!.role === "user" && probeSteps(messageText(msgs[at]!)) !== null)) at--;
+  if (at < 0) return null;
+  // A probe already answered (an assistant message without tool calls) belongs to an earlier turn.
+  if (msgs.slice(at + 1).some((m) => m.role === "assistant" && !m.tool_calls?.length)) return null;
+  return decide(chat);
+}
+
 export function handleChatCompletion(c: ChatContext): typeof HANDLED {
   const started = c.now();
   const model = typeof c.body["model"] === "string" ? c.body["model"] : "gpt-4o-mini";
   const stream = c.body["stream"] === true;
   const alias = c.key?.key_alias ?? null;
   const keyHash = c.key?.token ?? sha256(c.masterKey);
-  const text = replyText(alias);
+  const scripted = scriptedTurn(c.body);
+  const text = scripted ? (scripted.kind === "text" ? scripted.text : "") : replyText(alias);
+  const toolCall = scripted?.kind === "tool" ? { id: `call_${randomBytes(9).toString("hex")}`, type: "function", function: { name: scripted.name, arguments: JSON.stringify(scripted.args) } } : null;
   const promptTokens = promptTokensOf(c.body);
-  const completionTokens = Math.ceil(text.length / 4);
+  const completionTokens = Math.ceil((toolCall ? toolCall.function.arguments : text).length / 4);
   const spend = promptTokens * PRICE_IN + completionTokens * PRICE_OUT;
   const id = `chatcmpl-${randomBytes(15).toString("base64url")}`;
   const created = Math.floor(started / 1000);
@@ -73,11 +94,16 @@ export function handleChatCompletion(c: ChatContext): typeof HANDLED {
     const chunk = (delta: Record<string, unknown>, finish: string | null, extra: Record<string, unknown> = {}) =>
       `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
     c.res.write(chunk({ role: "assistant", content: "" }, null));
-    // Two content pieces, so a client that concatenates deltas is exercised.
-    const mid = Math.floor(text.length / 2);
-    c.res.write(chunk({ content: text.slice(0, mid) }, null));
-    c.res.write(chunk({ content: text.slice(mid) }, null));
-    c.res.write(chunk({}, "stop"));
+    if (toolCall) {
+      c.res.write(chunk({ tool_calls: [{ index: 0, ...toolCall }] }, null));
+      c.res.write(chunk({}, "tool_calls"));
+    } else {
+      // Two content pieces, so a client that concatenates deltas is exercised.
+      const mid = Math.floor(text.length / 2);
+      c.res.write(chunk({ content: text.slice(0, mid) }, null));
+      c.res.write(chunk({ content: text.slice(mid) }, null));
+      c.res.write(chunk({}, "stop"));
+    }
     if (includeUsage) c.res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [], usage })}\n\n`);
     c.res.end("data: [DONE]\n\n");
   } else {
@@ -86,7 +112,11 @@ export function handleChatCompletion(c: ChatContext): typeof HANDLED {
       object: "chat.completion",
       created,
       model,
-      choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+      choices: [
+        toolCall
+          ? { index: 0, message: { role: "assistant", content: null, tool_calls: [toolCall] }, finish_reason: "tool_calls" }
+          : { index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" },
+      ],
       usage,
     });
     c.res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(json) });
