@@ -32,15 +32,19 @@ export function readAssets(root = PACKAGE_ROOT): Assets {
   return { templates, skills: readSkills(path.join(root, "skills")), plugins: readPlugins(path.join(root, "plugins")) };
 }
 
-function readSkills(dir: string): ShippedSkill[] {
+/** The subdirectories of dir, sorted; none when dir does not exist. */
+function subdirs(dir: string): string[] {
   let names: string[];
   try {
     names = readdirSync(dir).sort();
   } catch {
     return [];
   }
-  return names
-    .filter((n) => statSync(path.join(dir, n)).isDirectory())
+  return names.filter((n) => statSync(path.join(dir, n)).isDirectory());
+}
+
+function readSkills(dir: string): ShippedSkill[] {
+  return subdirs(dir)
     .map((name) => {
       const files = walk(path.join(dir, name), "");
       const skillMd = files.find((f) => f.relPath === "SKILL.md");
@@ -49,13 +53,7 @@ function readSkills(dir: string): ShippedSkill[] {
 }
 
 function readPlugins(dir: string): ShippedPlugin[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir).sort();
-  } catch {
-    return [];
-  }
-  return names.filter((n) => statSync(path.join(dir, n)).isDirectory()).map((name) => ({ name, files: walk(path.join(dir, name), "") }));
+  return subdirs(dir).map((name) => ({ name, files: walk(path.join(dir, name), "") }));
 }
 
 function walk(base: string, rel: string): { relPath: string; content: string }[] {

@@ -1,4 +1,5 @@
 /** Seeds for the stand-in: the reference sample file, and a deterministic generator of realistic spend rows. */
+import { prng } from "../../installer/testing/mutate.ts";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { sha256, type StoredRow } from "./store.ts";
@@ -54,17 +55,6 @@ export function loadSampleRows(opts: { path?: string; flushDelayMs?: (r: StoredR
   return rows.sort((a, b) => a.startMs - b.startMs);
 }
 
-/** mulberry32: tiny, fast, deterministic. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ModelPrice {
   model: string;
@@ -170,3 +160,5 @@ function uuid(rand: () => number): string {
   const h = hex(rand, 32);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
+
+export { prng };
