@@ -1,6 +1,7 @@
 /** Which secret each consumer needs: env var, vault name, and whether wirebot generates it. Pure. */
 import { GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, SYSTEM_AGENT_ID, type Layout } from "./layout.ts";
 import type { Config } from "./schema.ts";
+import { ownBotVar, SHARED_BOT_VAR } from "./telegram-bots.ts";
 
 /** What to generate when the vault lacks the secret (never rotated once stored). */
 export type Generator = "token" | "litellm-key";
@@ -26,14 +27,14 @@ export interface SecretPlan {
   tunnelToken: { path: string; vaultName: string } | null;
 }
 
-export const TELEGRAM_TOKEN_VAR = "TELEGRAM_BOT_TOKEN";
+export const TELEGRAM_TOKEN_VAR = SHARED_BOT_VAR;
 export const LITELLM_MASTER_VAR = "LITELLM_MASTER_KEY";
 export const CLOUDFLARE_TOKEN_VAR = "CLOUDFLARE_API_TOKEN";
 export const API_TOKEN_VAR = "WIREBOT_API_TOKEN";
 const RESERVED = new Set([TELEGRAM_TOKEN_VAR, LITELLM_MASTER_VAR, CLOUDFLARE_TOKEN_VAR, API_TOKEN_VAR, GATEWAY_TOKEN_VAR, "TUNNEL_TOKEN"]);
 
 /** A dedicated user's own Telegram bot token: one poller per token, so never the shared bot's. */
-export const dedicatedTelegramVar = (id: string) => `${TELEGRAM_TOKEN_VAR}_${id.toUpperCase().replace(/-/g, "_")}`;
+export const dedicatedTelegramVar = ownBotVar;
 
 export function planSecrets(c: Config, l: Layout): SecretPlan {
   const map = c.secrets.map;
