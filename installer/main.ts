@@ -10,6 +10,7 @@ import { installCommand, type InstallDeps } from "./commands/install.ts";
 import { planCommand } from "./commands/plan.ts";
 import { createInquirerPrompter } from "./wizard/prompter.ts";
 import { secretsPullCommand } from "./commands/secrets.ts";
+import { secretsUnlockCommand } from "./commands/secrets-unlock.ts";
 import { loadConfig } from "./commands/context.ts";
 import { provisionRuntime } from "./runtime/provision.ts";
 import { applyCloudflaredInstall, preflightCloudflared } from "./tunnel/cloudflared-install.ts";
@@ -275,6 +276,13 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
       const { config } = await loadConfig(ctx, o.config);
       await run(() => secretsPullCommand({ ...(o.root ? { root: o.root } : {}), allowNonTmpfs: Boolean(o.allowNonTmpfs), ...(ctx.lock ? { lock: ctx.lock } : {}) }, config, ctx.host, ctx.io))();
     });
+
+  secrets
+    .command("unlock")
+    .description("rbw backend: run `rbw unlock` so its agent lives at /run/wirebot/rbw/socket, where wirebot-secrets.service looks")
+    .addOption(configOption())
+    .addOption(rootOption())
+    .action(async (o: { config?: string; root?: string }) => run(() => secretsUnlockCommand(ctxFor(o.root), o.config ? { config: o.config } : {}))());
 
   return program;
 }

@@ -10,6 +10,7 @@ import { isLive, loadConfig, type CommandContext } from "./context.ts";
 import { checkCliLocation } from "../preflight/cli-location.ts";
 import { assertDataDirOwned } from "../preflight/data-dir.ts";
 import { assertSandboxReady } from "../preflight/sandbox.ts";
+import { assertRbwReady } from "../secrets/rbw.ts";
 import { buildDesired } from "./desired.ts";
 import { createVerifier } from "./verify.ts";
 import { liveHooks } from "./integrations.ts";
@@ -39,6 +40,7 @@ async function convergeLocked(ctx: CommandContext, config: Config, text: string,
   if (isLive(ctx) && opts.start !== false) await assertRuntimeReady(ctx, config);
   // An edited wirebot.yaml reaches here without install's preflight: a sandboxed user is refused before anything is written.
   if (isLive(ctx)) await assertSandboxReady(ctx.host, config);
+  if (isLive(ctx) && opts.start !== false) await assertRbwReady(ctx.host, config.secrets);
   const p = await plan(ctx.host, await buildDesired(ctx, config, text));
   const shown = formatPlan(p);
   ctx.io.err(opts.previewed === undefined ? shown : sincePreview(opts.previewed, shown));

@@ -11,6 +11,8 @@ export interface ExecOptions {
   input?: string;
   timeoutMs?: number;
   cwd?: string;
+  /** The child gets this terminal (stdin and stderr; its stdout goes to our stderr): for a prompt such as pinentry. Nothing is captured. */
+  interactive?: boolean;
 }
 
 /** A running child whose stdout and stderr arrive line by line, interleaved as they come. */

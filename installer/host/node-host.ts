@@ -304,7 +304,17 @@ async function lookupInRoot(passwdPath: string, groupPath: string, name: string)
   return null;
 }
 
-const spawnExec: ExecFn = (cmd, args, opts = {}) =>
+const spawnExec: ExecFn = (cmd, args, opts = {}) => (opts.interactive ? spawnInteractive(cmd, args, opts) : spawnCaptured(cmd, args, opts));
+
+/** stdout is our stderr: the command's own stdout stays one document (--json) whatever the child prints. */
+const spawnInteractive: ExecFn = (cmd, args, opts = {}) =>
+  new Promise((resolvePromise) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ? cleanEnv(opts.env) : process.env, stdio: ["inherit", 2, "inherit"] });
+    child.on("error", (e) => resolvePromise({ code: 127, stdout: "", stderr: String(e.message) }));
+    child.on("close", (code, signal) => resolvePromise({ code: code ?? (signal ? 128 + 9 : 1), stdout: "", stderr: "" }));
+  });
+
+const spawnCaptured: ExecFn = (cmd, args, opts = {}) =>
   new Promise((resolvePromise) => {
     const child = spawn(cmd, args, {
       cwd: opts.cwd,

@@ -23,7 +23,7 @@ describe("judgeCliLocation", () => {
     expect(issue).toMatchObject({ path: "wirebot entry" });
     expect(issue!.message).toContain(`${entry} is under`);
     expect(issue!.message).toContain(`(${by})`);
-    expect(issue!.message).toMatch(/npm install -g/);
+    expect(issue!.message).toMatch(/packaged wirebot \(\/opt\/wirebot\/lib\).*npm install/);
   });
 
   it("refuses a Node under a home directory (nvm), and names both when both are hidden", () => {
@@ -48,7 +48,7 @@ describe("checkCliLocation", () => {
       err = e;
     }
     expect(err).toMatchObject({ kind: "preflight", code: "preflight.cli-location", exitCode: 69, issues: [{ path: "wirebot entry" }] });
-    expect((err as { hint: string }).hint).toMatch(/npm pack.*npm install -g .*\/usr\/lib\/node_modules or \/usr\/local\/lib\/node_modules.*nothing was changed/);
+    expect((err as { hint: string }).hint).toMatch(/apt install \.\/wirebot_<version>_amd64\.deb.*\/opt\/wirebot.*npm install -g .*\/usr\/lib or \/usr\/local\/lib.*nothing was changed/);
     expect(io.stderr).toEqual([]);
   });
 
@@ -58,7 +58,7 @@ describe("checkCliLocation", () => {
     expect(io.stdout).toEqual([]);
     expect(io.stderr.join("\n")).toMatch(/^! warning: the rendered units run wirebot from a place their sandbox hides/);
     expect(io.stderr.join("\n")).toMatch(/\/tmp\/x\/bin\/wirebot\.js is under \/tmp.*PrivateTmp=yes/);
-    expect(io.stderr.join("\n")).toMatch(/fix: install wirebot globally/);
+    expect(io.stderr.join("\n")).toMatch(/fix: install the wirebot package/);
   });
 });
 

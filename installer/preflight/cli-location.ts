@@ -14,11 +14,11 @@ const HIDDEN: ReadonlyArray<{ tree: string; by: string }> = [
 ];
 
 const FIX =
-  "install wirebot globally with a system Node (`npm pack` in the checkout, then `npm install -g --allow-scripts=better-sqlite3 ./wirebot-<version>.tgz`, so it lives under /usr/lib/node_modules or /usr/local/lib/node_modules; a Node from Debian or NodeSource, not nvm under your home), then run that `wirebot`";
+  "install the wirebot package (`sudo apt install ./wirebot_<version>_amd64.deb`: the CLI and its own Node under /opt/wirebot, which the units run), then run `sudo wirebot …`; for development, a global npm install with a system Node (`npm pack`, then `npm install -g ./wirebot-<version>.tgz` under /usr/lib or /usr/local/lib) is accepted too";
 
 const SHORT_FIX = {
-  node: "run wirebot with a system Node (Debian's nodejs or NodeSource under /usr), not one under a home directory such as nvm's",
-  entry: "install wirebot globally (`npm install -g`), so it lives under /usr/lib/node_modules or /usr/local/lib/node_modules",
+  node: "run the packaged wirebot (/usr/bin/wirebot → /opt/wirebot), or a system Node under /usr, not one under a home directory such as nvm's",
+  entry: "run the packaged wirebot (/opt/wirebot/lib), or a global npm install under /usr/lib/node_modules or /usr/local/lib/node_modules",
 } as const;
 
 const hiddenBy = (p: string) => HIDDEN.find((h) => p === h.tree || p.startsWith(`${h.tree}/`));

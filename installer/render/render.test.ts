@@ -185,6 +185,23 @@ describe("renderAll", () => {
     expect(unit("clawdbot-gateway.service")).toMatch(/^MemoryDenyWriteExecute=no$/m);
   });
 
+  it("the rbw backend's secrets unit sees only root's rbw dirs (read-only) and looks for the agent under /run/wirebot", () => {
+    const c = load("mixed");
+    c.secrets = { ...c.secrets, backend: "rbw" };
+    const d = renderAll(c, { assets, wirebot: WIREBOT_CMD, configText: "", encryptedCredential: true });
+    const unit = (d.resources.find((r) => r.path === "/etc/systemd/system/wirebot-secrets.service") as any).content as string;
+    expect(unit).toMatch(/^ProtectHome=tmpfs$/m);
+    expect(unit).not.toMatch(/^ProtectHome=yes$/m);
+    expect(unit).toMatch(/^BindReadOnlyPaths=-\/root\/\.config\/rbw -\/root\/\.cache\/rbw -\/root\/\.local\/share\/rbw$/m);
+    expect(unit).toMatch(/^Environment=XDG_RUNTIME_DIR=\/run\/wirebot$/m);
+    expect(unit).toMatch(/^ReadWritePaths=\/run\/wirebot$/m);
+    expect(unit).not.toMatch(/LoadCredential/);
+    // every other backend keeps home directories out of sight entirely
+    const bw = (render("mixed").resources.find((r) => r.path === "/etc/systemd/system/wirebot-secrets.service") as any).content as string;
+    expect(bw).toMatch(/^ProtectHome=yes$/m);
+    expect(bw).not.toMatch(/BindReadOnlyPaths|XDG_RUNTIME_DIR/);
+  });
+
   it("creates one service user per dedicated gateway", () => {
     const d = render("mixed");
     const sysusers = (d.resources.find((r) => r.path === "/etc/sysusers.d/wirebot.conf") as any).content as string;

@@ -119,6 +119,8 @@ const SANDBOX_ENGINE: Policy = [
 export const UNIT_POLICY = { nodeDaemon: NODE_DAEMON, gateway: GATEWAY, secretsOneshot: SECRETS_ONESHOT, goDaemon: GO_DAEMON, sandboxEngine: SANDBOX_ENGINE } as const;
 export type PolicyName = keyof typeof UNIT_POLICY;
 
-export function renderPolicy(name: PolicyName): string {
-  return UNIT_POLICY[name].map(([k, v]) => `${k}=${v}`).join("\n");
+/** `overrides` replaces a directive's value in place (the rbw backend's ProtectHome=tmpfs); a key the policy lacks is a bug. */
+export function renderPolicy(name: PolicyName, overrides: Readonly<Record<string, string>> = {}): string {
+  for (const k of Object.keys(overrides)) if (!UNIT_POLICY[name].some(([key]) => key === k)) throw new Error(`policy ${name} has no ${k}`);
+  return UNIT_POLICY[name].map(([k, v]) => `${k}=${overrides[k] ?? v}`).join("\n");
 }

@@ -2,6 +2,7 @@
 import { dedicatedServiceUser, PATHS, SERVICE_USER, workspaceDir, type Layout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import type { Templates } from "../assets.ts";
+import { RBW_ROOT_DIRS, RBW_XDG_RUNTIME_DIR } from "../secrets/rbw-place.ts";
 import { BWS_CRED_ENCRYPTED, BWS_CRED_PLAIN, BWS_CREDENTIAL } from "../secrets/bootstrap-token.ts";
 import { renderPolicy } from "./unit-policy.ts";
 import { gatewaySandboxLines, sandboxedSharedUsers, sandboxSysusersLine } from "./sandbox-units.ts";
@@ -27,6 +28,16 @@ function tmpl(t: Templates, name: string): string {
 
 const blocks = { blocks: ["hardening", "credential", "lines"] };
 
+// The rbw agent runs outside the unit (`wirebot secrets unlock` starts it): the unit sees root's rbw files
+// read-only, the rest of /root and /home stays hidden (ProtectHome=tmpfs), and rbw finds the agent's socket
+// under /run/wirebot, already writable here. A missing directory (rbw never logged in) is skipped ("-"); rbw
+// then says what is missing.
+const RBW_LINES = [
+  "# backend 'rbw': root's rbw config and vault cache, and the agent `wirebot secrets unlock` started",
+  `Environment=XDG_RUNTIME_DIR=${RBW_XDG_RUNTIME_DIR}`,
+  `BindReadOnlyPaths=${RBW_ROOT_DIRS.map((d) => `-${d}`).join(" ")}`,
+].join("\n");
+
 export function renderSecretsUnit(c: Config, cmd: WirebotCommand, t: Templates, encryptedCredential: boolean): string {
   const staleFiles = [`${PATHS.runDir}/*.env`, `${PATHS.runUsersDir}/*.env`, PATHS.tunnelToken];
   const credential = encryptedCredential ? `LoadCredentialEncrypted=${BWS_CREDENTIAL}:${BWS_CRED_ENCRYPTED}` : `LoadCredential=${BWS_CREDENTIAL}:${BWS_CRED_PLAIN}`;
@@ -40,9 +51,9 @@ export function renderSecretsUnit(c: Config, cmd: WirebotCommand, t: Templates, 
       wirebotNode: cmd.node,
       wirebotEntry: cmd.entry,
       staleFiles: staleFiles.join(" "),
-      credential: c.secrets.backend === "bitwarden" ? credential : `# backend '${c.secrets.backend}': no bootstrap credential`,
+      credential: c.secrets.backend === "bitwarden" ? credential : c.secrets.backend === "rbw" ? RBW_LINES : `# backend '${c.secrets.backend}': no bootstrap credential`,
       writePaths: writePaths.join(" "),
-      hardening: renderPolicy("secretsOneshot"),
+      hardening: c.secrets.backend === "rbw" ? renderPolicy("secretsOneshot", { ProtectHome: "tmpfs" }) : renderPolicy("secretsOneshot"),
     },
     blocks,
   );

@@ -2,6 +2,7 @@
 import { configError, preflightError, tempFailError } from "../errors.ts";
 import type { ExecResult, Host } from "../host/host.ts";
 import { scrub, type SecretsBackend } from "./backend.ts";
+import { RBW_SOCKET, RBW_XDG_RUNTIME_DIR } from "./rbw-place.ts";
 
 export interface RbwBackendOptions {
   host: Host;
@@ -16,13 +17,7 @@ export function createRbwBackend(o: RbwBackendOptions): SecretsBackend {
   const seen = new Set<string>();
   let ready = false;
 
-  const run = async (args: string[], input?: string, extraEnv: Record<string, string> = {}): Promise<ExecResult> => {
-    const r = await host.exec(bin, args, { env: { ...host.env, ...extraEnv }, ...(input === undefined ? {} : { input }), timeoutMs: 60_000 });
-    if (r.code === 127 && /ENOENT/.test(r.stderr)) {
-      throw preflightError("secrets.rbw-missing", `the 'rbw' secrets backend needs the rbw command, which is not on PATH`, { hint: "install rbw (https://github.com/doy/rbw) for the user that runs wirebot-secrets.service" });
-    }
-    return r;
-  };
+  const run = (args: string[], input?: string, extraEnv: Record<string, string> = {}): Promise<ExecResult> => runRbw(host, bin, args, input, extraEnv);
   const why = (r: ExecResult) => scrub(r.stderr.trim().split("\n").slice(-3).join(" "), seen).slice(0, 300);
 
   async function ensureReady(): Promise<void> {
@@ -30,9 +25,7 @@ export function createRbwBackend(o: RbwBackendOptions): SecretsBackend {
     // rbw asks for the master password through pinentry, which a boot-time unit cannot answer.
     const unlocked = await run(["unlocked"]);
     if (unlocked.code !== 0) {
-      throw configError("secrets.rbw-locked", `the rbw vault is locked or not logged in (${why(unlocked) || `exit ${unlocked.code}`})`, {
-        hint: "run `rbw unlock` as the user that runs wirebot-secrets.service; rbw keeps the keys in rbw-agent until lock_timeout",
-      });
+      throw rbwLockedError(why(unlocked) || `exit ${unlocked.code}`);
     }
     // rbw answers from its local cache: sync first, or a second host would miss a secret the first just created.
     const sync = await run(["sync"]);
@@ -121,4 +114,28 @@ export function createRbwBackend(o: RbwBackendOptions): SecretsBackend {
       if (r.code !== 0) throw tempFailError("secrets.rbw-edit", `rbw edit '${name}' failed: ${why(r) || `exit ${r.code}`}`);
     },
   };
+}
+
+/** Every rbw call: the agent wirebot uses is the one at RBW_SOCKET, whoever runs it (a shell, sudo, the unit). */
+export async function runRbw(host: Host, bin: string, args: string[], input?: string, extraEnv: Record<string, string> = {}, interactive = false): Promise<ExecResult> {
+  const env = { ...host.env, XDG_RUNTIME_DIR: host.resolve(RBW_XDG_RUNTIME_DIR), ...extraEnv };
+  const r = await host.exec(bin, args, { env, ...(input === undefined ? {} : { input }), ...(interactive ? { interactive } : { timeoutMs: 60_000 }) });
+  if (r.code === 127 && /ENOENT/.test(r.stderr)) {
+    throw preflightError("secrets.rbw-missing", "the 'rbw' secrets backend needs the rbw command, which is not on PATH", {
+      hint: "install rbw for root where systemd finds it (e.g. `cargo install --root /usr/local rbw`; not ~/.cargo/bin, which wirebot-secrets.service cannot see)",
+    });
+  }
+  return r;
+}
+
+export const rbwLockedError = (why: string) =>
+  configError("secrets.rbw-locked", `rbw-agent at ${RBW_SOCKET} is not running, locked, or not logged in (${why})`, {
+    hint: "run `sudo wirebot secrets unlock` (rbw asks for the master password; the agent keeps the keys until rbw's lock_timeout), then `sudo systemctl restart wirebot-secrets`",
+  });
+
+/** Before a live converge writes anything: the unit it starts could only fail, later and less clearly. */
+export async function assertRbwReady(host: Host, secrets: { backend: string }): Promise<void> {
+  if (secrets.backend !== "rbw") return;
+  const r = await runRbw(host, "rbw", ["unlocked"]);
+  if (r.code !== 0) throw rbwLockedError(r.stderr.trim().split("\n").pop()?.slice(0, 200) || `exit ${r.code}`);
 }

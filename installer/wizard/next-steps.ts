@@ -73,6 +73,8 @@ export function installSummary(c: Config, l: Layout, o: InstallOutcome): string[
   if (generated.length) lines.push(`Created there by wirebot when missing: ${generated.join(", ")}.`);
   if (c.secrets.backend === "bitwarden" && !o.credential)
     lines.push("No Bitwarden access token was stored: run `read -rs BWS_ACCESS_TOKEN && export BWS_ACCESS_TOKEN`, then `wirebot install --config /etc/wirebot/wirebot.yaml --yes`.");
+  if (c.secrets.backend === "rbw")
+    lines.push("After every reboot (and when rbw's lock_timeout has passed) run `sudo wirebot secrets unlock`, then `sudo systemctl restart wirebot-secrets`: rbw's vault needs its master password.");
   lines.push("");
 
   const root = o.live ? "" : ` --root ${o.root}`;
