@@ -6,6 +6,9 @@ import { fileURLToPath } from "node:url";
 // installer/assets.ts and dist/assets.js both sit one level below the package root.
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
+/** package.json's version: what `--version` prints and what the reconcile unit records. */
+export const PACKAGE_VERSION: string = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { version: string }).version;
+
 export type Templates = Readonly<Record<string, string>>;
 
 import { parseSkillFrontmatter, type ShippedSkill } from "./runtime/skills.ts";

@@ -1,4 +1,5 @@
 /** argv → command → exit code. The only place that sets process.exitCode. */
+import { PACKAGE_VERSION } from "./assets.ts";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { EXIT, WirebotError, errorJson, formatError } from "./errors.ts";
 import { failureOf, isHelpOrVersion } from "./cli-failure.ts";
@@ -54,7 +55,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
 
   const program = new Command("wirebot")
     .description("Install and run a hardened, multi-user OpenClaw gateway appliance under systemd")
-    .version("0.1.0")
+    .version(PACKAGE_VERSION)
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });

@@ -1,6 +1,6 @@
 /** What every command gets from the edge: console, host, env, package assets, and how to run wirebot itself. */
 import path from "node:path";
-import { PACKAGE_ROOT, readAssets, type Assets } from "../assets.ts";
+import { PACKAGE_ROOT, PACKAGE_VERSION, readAssets, type Assets } from "../assets.ts";
 import { PATHS } from "../config/layout.ts";
 import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
@@ -26,7 +26,7 @@ export interface CommandContext {
 }
 
 export function defaultWirebotCommand(): WirebotCommand {
-  return { node: process.execPath, entry: path.join(PACKAGE_ROOT, "bin", "wirebot.js") };
+  return { node: process.execPath, entry: path.join(PACKAGE_ROOT, "bin", "wirebot.js"), version: PACKAGE_VERSION };
 }
 
 export function createContext(io: Io, opts: { root?: string; env?: Record<string, string | undefined> } = {}): CommandContext {

@@ -8,7 +8,7 @@ import { exampleText, recordingExec, removeDir, snapshotTree, tempDir, testConte
 import { checkCliLocation, judgeCliLocation } from "./cli-location.ts";
 import { preflight } from "./preflight.ts";
 
-const at = (entry: string, node = "/usr/bin/node") => ({ node, entry });
+const at = (entry: string, node = "/usr/bin/node") => ({ node, entry, version: "0.1.0" });
 
 describe("judgeCliLocation", () => {
   it.each([

@@ -24,7 +24,7 @@ const SHORT_FIX = {
 const hiddenBy = (p: string) => HIDDEN.find((h) => p === h.tree || p.startsWith(`${h.tree}/`));
 
 /** Pure judgement of the paths the rendered ExecStart= lines will carry. */
-export function judgeCliLocation(cmd: WirebotCommand): ErrorIssue[] {
+export function judgeCliLocation(cmd: Pick<WirebotCommand, "node" | "entry">): ErrorIssue[] {
   const issues: ErrorIssue[] = [];
   for (const [what, p] of [["node", cmd.node], ["entry", cmd.entry]] as const) {
     const h = hiddenBy(p);
@@ -37,7 +37,7 @@ export function judgeCliLocation(cmd: WirebotCommand): ErrorIssue[] {
  * On a live host a hidden CLI is refused (69) before anything is written; under --root (rendering an
  * image, or a test) the tree may be booted elsewhere, so it is a warning.
  */
-export function checkCliLocation(cmd: WirebotCommand, live: boolean, io: Io): void {
+export function checkCliLocation(cmd: Pick<WirebotCommand, "node" | "entry">, live: boolean, io: Io): void {
   const issues = judgeCliLocation(cmd);
   if (issues.length === 0) return;
   if (live)

@@ -180,6 +180,9 @@ describe("renderAll", () => {
     expect(unit("clawdbot-gateway@.service")).toMatch(/^EnvironmentFile=\/run\/wirebot\/users\/%i\.env$/m);
     expect(unit("wirebot-secrets.service")).toMatch(/^LoadCredentialEncrypted=bws-access-token:\/etc\/wirebot\/credstore\/bws-access-token\.cred$/m);
     expect(unit("wirebot-reconcile.service")).toMatch(/^RestartPreventExitStatus=78$/m);
+    // a package upgrade changes only this unit: apply restarts the daemon onto the new code, never a gateway
+    expect(unit("wirebot-reconcile.service")).toMatch(/^Environment=WIREBOT_VERSION=0\.1\.0$/m);
+    for (const n of ["clawdbot-gateway.service", "clawdbot-gateway@.service", "wirebot-secrets.service"]) expect(unit(n)).not.toContain("0.1.0");
     expect(unit("cloudflared-wirebot.service")).toMatch(/--token-file %d\/tunnel-token$/m);
     expect(unit("cloudflared-wirebot.service")).toMatch(/^MemoryDenyWriteExecute=yes$/m);
     expect(unit("clawdbot-gateway.service")).toMatch(/^MemoryDenyWriteExecute=no$/m);

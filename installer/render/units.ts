@@ -13,6 +13,8 @@ export interface WirebotCommand {
   node: string;
   /** absolute path of wirebot's entry script */
   entry: string;
+  /** the version of the wirebot at those paths (package.json) */
+  version: string;
 }
 
 export const SECRETS_UNIT = "wirebot-secrets.service";
@@ -111,7 +113,7 @@ export function renderReconcileUnit(c: Config, cmd: WirebotCommand, t: Templates
   return renderTemplate(
     "wirebot-reconcile.service",
     tmpl(t, "wirebot-reconcile.service"),
-    { header: MANAGED_HEADER, apiPort: c.metering.api.port, wirebotNode: cmd.node, wirebotEntry: cmd.entry, hardening: renderPolicy("nodeDaemon") },
+    { header: MANAGED_HEADER, apiPort: c.metering.api.port, wirebotNode: cmd.node, wirebotEntry: cmd.entry, wirebotVersion: cmd.version, hardening: renderPolicy("nodeDaemon") },
     blocks,
   );
 }

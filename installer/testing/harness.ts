@@ -8,7 +8,7 @@ import type { ExecOptions, ExecResult } from "../host/host.ts";
 import { createNodeHost } from "../host/node-host.ts";
 import { captureIo } from "../io.ts";
 
-export const WIREBOT_CMD = { node: "/usr/bin/node", entry: "/usr/lib/node_modules/wirebot/bin/wirebot.js" };
+export const WIREBOT_CMD = { node: "/usr/bin/node", entry: "/usr/lib/node_modules/wirebot/bin/wirebot.js", version: "0.1.0" };
 
 export function tempDir(prefix = "wirebot-test-"): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
