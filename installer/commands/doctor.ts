@@ -1,10 +1,11 @@
-/** `wirebot doctor [--json]`: the status probes plus drift, permissions, headroom and runtime fit, each problem with a fix. */
+/** `wirebot doctor [--json]`: the status probes plus drift, permissions, headroom, runtime fit and what the host's systemd drops of the units, each problem with a fix. */
 import { EXIT } from "../errors.ts";
 import { resourceChecks, runtimeChecks } from "../lifecycle/doctor-checks.ts";
 import type { FixScope } from "../lifecycle/fix-scope.ts";
 import { collectStatus, probesLive, type ProbeDeps } from "../lifecycle/probes.ts";
 import { skippedResourceProbes, skippedStatusProbes, treeChecks } from "../lifecycle/render-only.ts";
 import { checksJson, formatChecks, worst } from "../lifecycle/report.ts";
+import { systemdExposureChecks } from "../lifecycle/systemd-exposure.ts";
 import { loadConfig, type CommandContext } from "./context.ts";
 import { targetText } from "./status.ts";
 
@@ -21,13 +22,15 @@ export async function doctorCommand(ctx: CommandContext, opts: DoctorOptions, de
   const scope: FixScope = { root: ctx.host.root, ...(opts.config ? { config: source } : {}) };
   const live = probesLive(ctx.host, deps);
   const runtime = await runtimeChecks(ctx.host, config, { live, scope });
+  const exposure = await systemdExposureChecks(ctx.host, { live });
   const checks = [
     ...(live ? await collectStatus(ctx.host, config, deps, scope) : []),
     ...(await treeChecks(ctx, config, text, scope)),
     ...(live ? await resourceChecks(ctx.host, config, scope) : []),
     ...runtime.checks,
+    ...exposure.checks,
   ];
-  const skipped = live ? [] : [...skippedStatusProbes(config), ...skippedResourceProbes(), ...runtime.skipped];
+  const skipped = live ? [] : [...skippedStatusProbes(config), ...skippedResourceProbes(), ...runtime.skipped, ...exposure.skipped];
   const level = worst(checks);
   if (opts.json) ctx.io.json(checksJson(level === "fail" ? "problems-found" : level === "warn" ? "warnings" : "healthy", checks, { root: ctx.host.root, renderOnly: !live, skipped }));
   else ctx.io.out(formatChecks(`wirebot doctor: ${targetText(ctx.host.root, live)}`, checks, true, { skipped }));

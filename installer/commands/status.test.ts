@@ -42,6 +42,7 @@ async function setup(s: Scenario = {}) {
       return { stdout: code !== undefined ? `ActiveState=failed\nSubState=failed\nResult=exit-code\nExecMainStatus=${code}\n` : "ActiveState=active\nSubState=running\nResult=success\nExecMainStatus=0\n" };
     }
     if (c.cmd.endsWith("/bin/node") && c.args[0] === "--version") return { stdout: "v24.21.0\n" };
+    if (c.cmd === "systemctl" && c.args[0] === "--version") return { stdout: "systemd 252 (252.39-1~deb12u2)\n" };
     return {};
   };
   const rec = recordingExec(answer);

@@ -55,7 +55,7 @@ describe("status --root and doctor --root: render-only", () => {
     expect(doc).toMatchObject({ ok: true, outcome: "healthy", root, renderOnly: true, issues: [], hints: [] });
     expect(doc.checks.map((c: { area: string }) => c.area)).toEqual(["drift", "permissions"]);
     const skipped = doc.skipped.map((s: { area: string; name: string }) => `${s.area}:${s.name}`);
-    expect(skipped).toEqual([...SKIPPED_STATUS.map((a) => expect.stringMatching(new RegExp(`^${a}:`))), "resources:memory", "resources:disk", "runtime:node", "runtime:package"]);
+    expect(skipped).toEqual([...SKIPPED_STATUS.map((a) => expect.stringMatching(new RegExp(`^${a}:`))), "resources:memory", "resources:disk", "runtime:node", "runtime:package", "unit:hardening"]);
     // no systemctl, no node --version: nothing of this machine was asked
     expect(rec.calls).toEqual([]);
   });
@@ -78,7 +78,7 @@ describe("status --root and doctor --root: render-only", () => {
     expect(doctor.code).toBe(1);
     expect(doctor.out).toMatch(/\[FAIL\] \/data\/wirebot\/users\/alice\s+changed since apply: mode 0755, want 0700\n\s+fix: wirebot apply --root \S+ \(hand edits/);
     expect(doctor.out).toMatch(/\[FAIL\] \/etc\/systemd\/system\/wirebot-reconcile\.service\s+missing\n\s+fix: wirebot apply --root \S+ \(writes it again\)/);
-    expect(doctor.out).toContain("2 problem(s), 0 warning(s) (11 live probe(s) skipped).");
+    expect(doctor.out).toContain("2 problem(s), 0 warning(s) (12 live probe(s) skipped).");
     const fixes = doctor.out.split("\n").filter((l) => l.trim().startsWith("fix:"));
     expect(fixes).toHaveLength(2);
     for (const f of fixes) expect(f).toContain(`--root ${root}`);
