@@ -21,6 +21,7 @@ command -v runc >/dev/null || need+=(runc)
 [ -x /usr/bin/catatonit ] || need+=(catatonit)
 command -v newuidmap >/dev/null || need+=(uidmap)
 command -v flock >/dev/null || need+=(util-linux)    # the apply lock
+command -v script >/dev/null || need+=(bsdutils)     # the rbw stand-in's editor test runs rbw in a pty
 if [ ${#need[@]} -gt 0 ]; then
   echo "test-prereqs: installing ${need[*]}"
   apt-get update -qq
