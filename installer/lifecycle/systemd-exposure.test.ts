@@ -1,5 +1,5 @@
-/** doctor's systemd check on an installed temp root, with `systemctl --version` answered as RHEL 8, Debian 12 or a broken host would. */
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+/** doctor's systemd check on an installed temp root, with `systemctl --version` answered as RHEL 8, Ubuntu 22.04, Debian 11 or 12, or a broken host would. */
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { doctorCommand } from "../commands/doctor.ts";
@@ -56,9 +56,32 @@ describe("systemdExposureChecks on a live host", () => {
     expect(gw.data).toMatchObject({ systemd: 239, rhel8Minor: 10, needs: 247, unknown: [] });
     const rec = c["wirebot-reconcile.service"]!;
     expect(rec.level).toBe("fail");
-    expect(rec.summary).toMatch(/^systemd 239 \(RHEL 8\.10\) cannot run it as rendered: LoadCredential= \(247\), %d \(251\); ignores ProtectKernelLogs= \(244\), .*ProcSubset= \(247\), so it runs with less isolation than rendered$/);
-    expect(rec.fix).toMatch(/needs systemd >= 251/);
+    expect(rec.summary).toMatch(/^systemd 239 \(RHEL 8\.10\) cannot run it as rendered: LoadCredential= \(247\), \$\{CREDENTIALS_DIRECTORY\} \(247\); ignores ProtectKernelLogs= \(244\), .*ProtectProc= \(247\), so it runs with less isolation than rendered$/);
+    expect(rec.fix).toMatch(/^every line of this unit needs systemd >= 247: /);
     expect(c["wirebot-secrets.service"]).toMatchObject({ level: "fail", summary: expect.stringContaining("LoadCredentialEncrypted= (250)") });
+  });
+
+  it("systemd 249 (Ubuntu 22.04) and 247 (Debian 11): every installed unit ok, the encrypted bootstrap credential aside (250)", async () => {
+    for (const [out, v] of [["systemd 249 (249.11-0ubuntu3.12)\n", 249], ["systemd 247 (247.3-7+deb11u5)\n", 247]] as const) {
+      const c = byName((await systemdExposureChecks(host(out).host, { live: true })).checks);
+      for (const name of ["clawdbot-gateway.service", "clawdbot-gateway@.service", "cloudflared-wirebot.service", "wirebot-reconcile.service"]) expect(c[name], `${v} ${name}`).toMatchObject({ level: "ok" });
+      // the install under --root stored no token, so the unit asks for the systemd-creds one, which needs 250
+      expect(c["wirebot-secrets.service"]).toMatchObject({ level: "fail", summary: `systemd ${v} cannot run it as rendered: LoadCredentialEncrypted= (250)`, fix: expect.stringMatching(/^every line of this unit needs systemd >= 250: /) });
+    }
+  });
+
+  it("a unit an earlier wirebot installed (%d, ProcSubset=pid) fails on 249 with `wirebot apply` as the fix, and passes once rendered again", async () => {
+    const file = path.join(root, "etc/systemd/system/wirebot-reconcile.service");
+    const current = readFileSync(file, "utf8");
+    writeFileSync(file, current.replace("${CREDENTIALS_DIRECTORY}", "%d").replace(/^ProtectProc=invisible$/m, "ProtectProc=invisible\nProcSubset=pid"));
+    const rec = byName((await systemdExposureChecks(host("systemd 249 (249.11-0ubuntu3.12)\n").host, { live: true })).checks)["wirebot-reconcile.service"]!;
+    expect(rec.level).toBe("fail");
+    expect(rec.summary).toBe("systemd 249 cannot run it as rendered: %d (251), ProcSubset=pid with ProtectKernelTunables= or ProtectKernelLogs= (250)");
+    expect(rec.fix).toBe(
+      "run `wirebot apply`: an earlier wirebot rendered this unit with %d, ProcSubset=pid with ProtectKernelTunables= or ProtectKernelLogs=; the current one renders ${CREDENTIALS_DIRECTORY} (247) instead of %d (251); ProcSubset= left at its default, which every supported systemd starts (docs/systemd-versions.md)",
+    );
+    writeFileSync(file, current);
+    expect(byName((await systemdExposureChecks(host("systemd 249\n").host, { live: true })).checks)["wirebot-reconcile.service"]).toMatchObject({ level: "ok" });
   });
 
   it("systemd 239 without os-release: no backport is assumed, so Type=exec and RestrictSUIDSGID= are listed too", async () => {

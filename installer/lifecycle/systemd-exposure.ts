@@ -1,6 +1,6 @@
 /** doctor: which lines of each installed wirebot unit the host's systemd ignores or rejects (an older systemd runs them with less hardening, or not at all). */
 import type { Host } from "../host/host.ts";
-import { droppedBy, parseSystemdVersion, type Dropped, type SystemdVersion } from "../render/systemd-directives.ts";
+import { droppedBy, parseSystemdVersion, SUPERSEDED, type Dropped, type SystemdVersion } from "../render/systemd-directives.ts";
 import { MANAGED_HEADER } from "../render/template.ts";
 import type { Check, Skipped } from "./report.ts";
 
@@ -40,14 +40,13 @@ function verdict(v: SystemdVersion, name: string, text: string): Check {
     ...(hardening.length > 0 ? [`ignores ${list(hardening)}, so it runs with less isolation than rendered`] : []),
     ...(behaviour.length > 0 ? [`does not know ${list(behaviour)}`] : []),
   ];
-  return {
-    area: AREA,
-    name,
-    level: broken.length > 0 ? "fail" : "warn",
-    summary: `${sd} ${parts.join("; ")}${notJudged}`,
-    fix: `every line of this unit needs systemd >= ${needs}: run it on a distribution release that ships one (the version of each line: ${DOC})`,
-    data,
-  };
+  // A unit installed by an earlier wirebot (before an upgrade's `wirebot apply`): rendering it again is the way out.
+  const superseded = [...new Set(dropped.filter((d) => SUPERSEDED[d.feature]).map((d) => d.feature))];
+  const fix =
+    superseded.length > 0
+      ? `run \`wirebot apply\`: an earlier wirebot rendered this unit with ${superseded.join(", ")}; the current one renders ${[...new Set(superseded.map((f) => SUPERSEDED[f]))].join("; ")} (${DOC})`
+      : `every line of this unit needs systemd >= ${needs}: run it on a distribution release that ships one (the version of each line: ${DOC})`;
+  return { area: AREA, name, level: broken.length > 0 ? "fail" : "warn", summary: `${sd} ${parts.join("; ")}${notJudged}`, fix, data };
 }
 
 /** Live only: under --root the host's systemd is not the target's, so the probe is listed as skipped. */

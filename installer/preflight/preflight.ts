@@ -15,6 +15,11 @@ export const GATEWAY_RSS_BYTES = 1.0 * 1024 ** 3;
 export const BASE_RESERVE_BYTES = 0.5 * 1024 ** 3;
 /** The pinned runtime is ~835 MB unpacked; keep room for an upgrade beside it. */
 export const DISK_NEEDED_BYTES = 2 * 1024 ** 3;
+/**
+ * The oldest systemd that loads and starts every unit wirebot renders (installer/render/systemd-directives.ts
+ * computes it; min-systemd.test.ts keeps the two equal): LoadCredential= and $CREDENTIALS_DIRECTORY hand the
+ * reconcile daemon its config, cloudflared its token and the secrets unit the Bitwarden token (247).
+ */
 export const MIN_SYSTEMD = 247;
 
 export interface HostFacts {
@@ -39,7 +44,11 @@ export function judge(c: Config, l: Layout, f: HostFacts): ErrorIssue[] {
   if (!["debian", "ubuntu"].includes(f.osId))
     issues.push({ path: "os", message: `${f.osId || "unknown"} ${f.osVersion} is not supported: Debian 12+ or Ubuntu 22.04+ is needed` });
   if (f.systemdVersion === null) issues.push({ path: "systemd", message: "systemd is not running as the service manager (systemctl --version failed)" });
-  else if (f.systemdVersion < MIN_SYSTEMD) issues.push({ path: "systemd", message: `systemd ${f.systemdVersion} is too old: ${MIN_SYSTEMD}+ is needed for the unit hardening` });
+  else if (f.systemdVersion < MIN_SYSTEMD)
+    issues.push({
+      path: "systemd",
+      message: `systemd ${f.systemdVersion} is too old: wirebot's units need ${MIN_SYSTEMD}+ (LoadCredential=, which hands the reconcile daemon its config, cloudflared its tunnel token and the secrets unit the Bitwarden token; see docs/systemd-versions.md)`,
+    });
   const need = memoryNeeded(l);
   if (need > f.memTotalBytes)
     issues.push({

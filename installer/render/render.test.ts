@@ -183,7 +183,11 @@ describe("renderAll", () => {
     // a package upgrade changes only this unit: apply restarts the daemon onto the new code, never a gateway
     expect(unit("wirebot-reconcile.service")).toMatch(/^Environment=WIREBOT_VERSION=0\.1\.0$/m);
     for (const n of ["clawdbot-gateway.service", "clawdbot-gateway@.service", "wirebot-secrets.service"]) expect(unit(n)).not.toContain("0.1.0");
-    expect(unit("cloudflared-wirebot.service")).toMatch(/--token-file %d\/tunnel-token$/m);
+    // ${CREDENTIALS_DIRECTORY} (247), not %d (251): the same directory on every systemd wirebot supports
+    expect(unit("cloudflared-wirebot.service")).toMatch(/--token-file \$\{CREDENTIALS_DIRECTORY\}\/tunnel-token$/m);
+    expect(unit("wirebot-reconcile.service")).toMatch(/ --config \$\{CREDENTIALS_DIRECTORY\}\/wirebot\.yaml$/m);
+    // ProcSubset=pid fails units with the /proc protections on some systemd before 250: no unit sets it
+    for (const n of ["wirebot-reconcile.service", "cloudflared-wirebot.service", "wirebot-secrets.service"]) expect(unit(n)).not.toMatch(/^ProcSubset=/m);
     expect(unit("cloudflared-wirebot.service")).toMatch(/^MemoryDenyWriteExecute=yes$/m);
     expect(unit("clawdbot-gateway.service")).toMatch(/^MemoryDenyWriteExecute=no$/m);
   });

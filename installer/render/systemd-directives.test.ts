@@ -1,4 +1,4 @@
-/** The systemd version table against every unit wirebot renders, and what systemd 239 (RHEL 8), 249 and 252 make of each unit. */
+/** The systemd version table against every unit wirebot renders, and what systemd 239 (RHEL 8), 247 to 250 and 252 make of each unit. */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -7,7 +7,7 @@ import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { exampleText, WIREBOT_CMD } from "../testing/harness.ts";
 import { renderAll } from "./index.ts";
-import { DIRECTIVES, droppedBy, parseSystemdVersion, serviceLines, SPECIFIERS, VALUES, type SystemdVersion } from "./systemd-directives.ts";
+import { DIRECTIVES, droppedBy, ENV_REFS, envRefs, parseSystemdVersion, RULES, serviceLines, SPECIFIERS, SUPERSEDED, VALUES, type SystemdVersion } from "./systemd-directives.ts";
 
 const assets = readAssets();
 
@@ -49,19 +49,31 @@ describe("the table", () => {
     }
   });
 
-  it("holds nothing the units do not use", () => {
+  it("holds nothing the units do not use, but what earlier renderings used (kept for doctor)", () => {
     const used = new Set<string>();
     for (const u of ALL)
       for (const l of serviceLines(u.text)) {
         used.add(l.key).add(`${l.key}=${l.value}`);
         for (const w of l.value.replace(/^~/, "").split(/\s+/)) used.add(`${l.key}=${w}`);
         for (const s of l.value.match(/%[A-Za-z]/g) ?? []) used.add(s);
+        for (const r of envRefs(l.value)) used.add(`\${${r}}`);
       }
-    expect([...Object.keys(DIRECTIVES), ...Object.keys(VALUES), ...Object.keys(SPECIFIERS)].filter((k) => !used.has(k))).toEqual([]);
+    const unused = [...Object.keys(DIRECTIVES), ...Object.keys(VALUES), ...Object.keys(SPECIFIERS), ...Object.keys(ENV_REFS)].filter((k) => !used.has(k));
+    expect(unused.sort()).toEqual(Object.keys(SUPERSEDED).filter((k) => !RULES.some((r) => r.feature === k)).sort());
+    expect(unused).toEqual(expect.arrayContaining(["%d", "ProcSubset=pid"]));
+  });
+
+  it("no rendered unit carries what it superseded, or trips a rule", () => {
+    for (const u of ALL) {
+      expect(u.text, `${u.variant} ${u.name}`).not.toMatch(/%d|^ProcSubset=pid$/m);
+      for (const v of [247, 248, 249, 250]) expect(droppedBy(v, u.text).dropped.filter((d) => RULES.some((r) => r.feature === d.feature)), `${u.variant} ${u.name}`).toEqual([]);
+    }
   });
 
   it("names what it does not know, so a new directive cannot slip past it", () => {
     expect(droppedBy(252, "[Service]\nProtectFrobnicate=yes\nProtectHome=sideways\nExecStart=/bin/x %Q\n").unknown).toEqual(["ProtectFrobnicate=", "ProtectHome=sideways", "%Q"]);
+    // a variable systemd does not set (an EnvironmentFile= one, say) is not judged; one the unit sets itself needs nothing
+    expect(droppedBy(252, "[Service]\nEnvironment=A=1 \"B=2 3\"\nExecStart=/bin/x ${A} $B ${C} $D\n").unknown).toEqual(["${C}", "${D}"]);
     // only [Service] is judged
     expect(droppedBy(239, "[Unit]\nProtectClock=yes\n[Install]\nWantedBy=x\n").dropped).toEqual([]);
   });
@@ -88,11 +100,11 @@ describe("systemd 239 (RHEL 8)", () => {
     expect(d.needs).toBe(247);
   });
 
-  it("cannot run the units that read a credential: LoadCredential= is unknown and %d is rejected in ExecStart=", () => {
+  it("cannot run the units that read a credential: LoadCredential= is unknown and ${CREDENTIALS_DIRECTORY} expands to nothing", () => {
     for (const name of ["wirebot-reconcile.service", "cloudflared-wirebot.service"]) {
       const d = droppedBy(v239, unit("mixed", name));
-      expect(d.dropped.filter((x) => x.effect === "broken").map((x) => `${x.feature} ${x.result}`)).toEqual(["LoadCredential= line ignored", "%d unit fails"]);
-      expect(d.needs).toBe(251);
+      expect(d.dropped.filter((x) => x.effect === "broken").map((x) => `${x.feature} ${x.result}`)).toEqual(["LoadCredential= line ignored", "${CREDENTIALS_DIRECTORY} unit fails"]);
+      expect(d.needs).toBe(247);
     }
     expect(features(v239, unit("mixed", "wirebot-secrets.service"))).toContain("LoadCredentialEncrypted=");
     expect(features(v239, unit("plain credential", "wirebot-secrets.service"))).toContain("LoadCredential=");
@@ -131,21 +143,66 @@ describe("systemd 239 (RHEL 8)", () => {
   });
 });
 
-describe("systemd 247 to 249 (Debian 11, Ubuntu 22.04)", () => {
-  it("fails the units that combine ProcSubset=pid with the /proc protections; 250 runs them", () => {
-    const reconcile = unit("mixed", "wirebot-reconcile.service");
-    const rule = (v: number) => droppedBy(v, reconcile).dropped.filter((x) => x.feature.startsWith("ProcSubset=pid with"));
-    expect(rule(249)).toMatchObject([{ since: 250, effect: "broken", result: "unit fails" }]);
-    expect(rule(247)).toHaveLength(1);
-    expect(rule(246)).toEqual([]); // ProcSubset= itself is unknown there: ignored, no conflict
-    expect(rule(250)).toEqual([]);
-    // the gateway has ProcSubset=all: no conflict at any version
-    expect(droppedBy(249, unit("mixed", "clawdbot-gateway.service")).dropped).toEqual([]);
+describe("systemd 247 to 250 (Debian 11, Ubuntu 22.04)", () => {
+  it("applies every line of every unit, the encrypted bootstrap credential aside (250, with systemd-creds)", () => {
+    for (const v of [247, 249])
+      for (const u of ALL) {
+        const d = droppedBy(v, u.text).dropped.map((x) => x.feature);
+        if (u.name === "wirebot-secrets.service" && u.text.includes("LoadCredentialEncrypted=")) expect(d, `${u.variant} ${u.name}`).toEqual(["LoadCredentialEncrypted="]);
+        else expect(d, `${u.variant} ${u.name}`).toEqual([]);
+      }
+    expect(droppedBy(247, unit("mixed", "wirebot-reconcile.service")).needs).toBe(247);
+    expect(droppedBy(247, unit("mixed", "wirebot-secrets.service")).needs).toBe(250);
+    expect(droppedBy(247, unit("plain credential", "wirebot-secrets.service")).needs).toBe(247);
   });
 
-  it("rejects %d before 251", () => {
-    expect(features(250, unit("mixed", "cloudflared-wirebot.service"))).toEqual(["%d"]);
-    expect(features(251, unit("mixed", "cloudflared-wirebot.service"))).toEqual([]);
+  it("reads the credentials directory from ${CREDENTIALS_DIRECTORY} (247), not %d (251)", () => {
+    expect(unit("mixed", "wirebot-reconcile.service")).toMatch(/^ExecStart=.* reconcile --daemon --config \$\{CREDENTIALS_DIRECTORY\}\/wirebot\.yaml$/m);
+    expect(unit("mixed", "cloudflared-wirebot.service")).toMatch(/ --token-file \$\{CREDENTIALS_DIRECTORY\}\/tunnel-token$/m);
+    expect(droppedBy(246, unit("mixed", "cloudflared-wirebot.service")).dropped.map((x) => `${x.feature} ${x.since}`)).toEqual(["LoadCredential= 247", "${CREDENTIALS_DIRECTORY} 247", "ProtectProc= 247"]);
+  });
+});
+
+describe("units an earlier wirebot rendered (%d, ProcSubset=pid), as doctor finds them before `wirebot apply`", () => {
+  const legacy = unit("mixed", "wirebot-reconcile.service").replace("${CREDENTIALS_DIRECTORY}", "%d").replace(/^ProtectProc=invisible$/m, "ProtectProc=invisible\nProcSubset=pid");
+  const rules = (v: number, text: string) => droppedBy(v, text).dropped.filter((x) => RULES.some((r) => r.feature === x.feature));
+
+  it("%d is rejected before 251 and fails the unit", () => {
+    expect(droppedBy(250, legacy).dropped.find((x) => x.feature === "%d")).toMatchObject({ since: 251, effect: "broken", result: "unit fails" });
+    expect(droppedBy(251, legacy).dropped).toEqual([]);
+    expect(droppedBy(247, legacy).needs).toBe(251);
+  });
+
+  it("ProcSubset=pid with the /proc protections: started on 247 (measured on 247.3), fails on 248 and 249 (NEWS 250), runs from 250", () => {
+    expect(rules(247, legacy)).toEqual([]);
+    expect(rules(248, legacy)).toMatchObject([{ feature: "ProcSubset=pid with ProtectKernelTunables= or ProtectKernelLogs=", since: 250, effect: "broken", result: "unit fails" }]);
+    expect(rules(249, legacy)).toHaveLength(1);
+    expect(rules(250, legacy)).toEqual([]);
+    expect(rules(246, legacy)).toEqual([]); // ProcSubset= itself is unknown there: ignored, no conflict
+  });
+
+  it("ProcSubset=pid with ProtectHostname= but without ProtectKernelTunables= fails from 247 (measured) to 250 (#22206)", () => {
+    const bare = "[Service]\nExecStart=/bin/sleep infinity\nProcSubset=pid\nProtectHostname=yes\nProtectKernelLogs=yes\n";
+    expect(rules(247, bare).map((x) => x.feature)).toEqual(["ProcSubset=pid with ProtectHostname= but not ProtectKernelTunables="]);
+    expect(rules(249, bare).map((x) => x.feature)).toHaveLength(2);
+    expect(rules(250, bare).map((x) => `${x.feature} ${x.since}`)).toEqual(["ProcSubset=pid with ProtectHostname= but not ProtectKernelTunables= 251"]);
+    expect(rules(251, bare)).toEqual([]);
+    expect(droppedBy(247, bare).needs).toBe(251);
+    // with ProtectKernelTunables=yes, as every earlier wirebot unit had it, the hostname rule does not apply
+    expect(rules(247, bare.replace("ProtectKernelLogs=yes", "ProtectKernelTunables=yes"))).toEqual([]);
+  });
+
+  it("names what replaced each of them", () => {
+    expect(SUPERSEDED["%d"]).toContain("${CREDENTIALS_DIRECTORY}");
+    for (const r of RULES) expect(SUPERSEDED[r.feature], r.feature).toBeDefined();
+  });
+});
+
+describe("envRefs", () => {
+  it("finds ${NAME} anywhere (quotes too, as systemd does) and $NAME as a word; $$ escapes", () => {
+    expect(envRefs("/bin/x --config ${CREDENTIALS_DIRECTORY}/a.yaml")).toEqual(["CREDENTIALS_DIRECTORY"]);
+    expect(envRefs("/bin/sh -c 'echo ${A}' $B")).toEqual(["A", "B"]);
+    expect(envRefs("/bin/sh -ec 'grep -q x \"$f\"' $${C} $$D")).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-/** The systemd release that first understands each directive, value and specifier our units use (systemd's NEWS), and what an older one drops. Pure. */
+/** The systemd release that first understands each directive, value, specifier and variable our units use (systemd's NEWS), and what an older one drops. Pure. */
 
 /**
  * What a systemd that does not know a feature leaves of the unit: `hardening` (it starts, with less
@@ -98,7 +98,18 @@ export const VALUES: Readonly<Record<string, Feature>> = {
 // prettier-ignore
 export const SPECIFIERS: Readonly<Record<string, Feature>> = {
   "%i": x(183),                       // older than NEWS's entries (NEWS 190 already names it)
-  "%d": x(251),                       // NEWS 251: the credentials directory
+  "%d": x(251),                       // NEWS 251: the credentials directory (SUPERSEDED: units installed before it)
+};
+
+/**
+ * `${NAME}` in an ExecXxx= line that systemd itself sets. A variable systemd does not set expands to nothing:
+ * the unit starts and the program gets a wrong argument. Variables the unit sets with Environment= need nothing.
+ */
+// prettier-ignore
+export const ENV_REFS: Readonly<Record<string, Feature>> = {
+  // NEWS 247: "The path to the credentials directory is passed in a new $CREDENTIALS_DIRECTORY environment
+  // variable ... they may be easily referenced in ExecStart= command lines too". Measured on 247.3: expanded.
+  "${CREDENTIALS_DIRECTORY}": x(247),
 };
 
 /** ExecXxx= prefixes. */
@@ -114,12 +125,52 @@ export const BARE_COMMAND: Feature = x(239);
 /** Values that ask for systemd's default: a systemd that ignores the line gives the unit the same. */
 const asksNothing = (l: Line) => DIRECTIVES[l.key]?.effect === "hardening" && (["no", "false", "off"].includes(l.value) || ["ProcSubset=all", "ProtectProc=default"].includes(`${l.key}=${l.value}`));
 
+interface Rule {
+  feature: string;
+  /** the first release that fails the unit, and the first that runs it */
+  from: number;
+  since: number;
+  applies: (last: (key: string) => string | undefined) => boolean;
+}
+
+const isYes = (v: string | undefined) => v !== undefined && ["yes", "true", "on", "1"].includes(v);
+
 /**
- * NEWS 250: "The combination of ProcSubset=pid and ProtectKernelTunables=yes and/or ProtectKernelLogs=yes
- * can now be used." Before it (systemd PR #21545) the /proc protections could not be mounted over a
- * pid-only /proc and the unit failed to start; with a kernel before 5.8 ProcSubset=pid is not applied at all.
+ * Combinations that fail a unit at start on a range of releases, each line being known on its own. Both need
+ * ProcSubset=pid, which only units installed by an earlier wirebot carry (SUPERSEDED); on a kernel before 5.8
+ * ProcSubset=pid is not applied and neither fails.
  */
-export const PROC_SUBSET_RULE = { feature: "ProcSubset=pid with ProtectKernelTunables= or ProtectKernelLogs=", since: 250, from: 247 } as const;
+export const RULES: readonly Rule[] = [
+  {
+    // Measured on Debian 11's 247.3 (kernel 6.18): "Failed to set up mount namespacing: …/proc/sys/kernel/domainname:
+    // No such file or directory". Issue #22206 reports it on 250; PR #22203 fixed it for 251. With
+    // ProtectKernelTunables=yes the read-only /proc/sys covers the two hostname mounts and the unit starts.
+    feature: "ProcSubset=pid with ProtectHostname= but not ProtectKernelTunables=",
+    from: 247,
+    since: 251,
+    applies: (last) => last("ProcSubset") === "pid" && isYes(last("ProtectHostname")) && !isYes(last("ProtectKernelTunables")),
+  },
+  {
+    // NEWS 250: "The combination of ProcSubset=pid and ProtectKernelTunables=yes and/or ProtectKernelLogs=yes can now
+    // be used" (PR #21545). Not so on 247.3: units with all three start there (measured, docs/systemd-versions.md),
+    // so the failure NEWS means is in 248 or 249. Not measured on those.
+    feature: "ProcSubset=pid with ProtectKernelTunables= or ProtectKernelLogs=",
+    from: 248,
+    since: 250,
+    applies: (last) => last("ProcSubset") === "pid" && (isYes(last("ProtectKernelTunables")) || isYes(last("ProtectKernelLogs"))),
+  },
+];
+
+/**
+ * What units rendered by an earlier wirebot carry and the current renderer replaced, so doctor can judge a unit
+ * installed before an upgrade (until `wirebot apply` rewrites it) and name the way out. The table keeps these
+ * entries for that alone: a test checks that no rendered unit uses them.
+ */
+export const SUPERSEDED: Readonly<Record<string, string>> = {
+  "%d": "${CREDENTIALS_DIRECTORY} (247) instead of %d (251)",
+  "ProcSubset=pid": "ProcSubset= left at its default, which every supported systemd starts",
+  ...Object.fromEntries(RULES.map((r) => [r.feature, "ProcSubset= left at its default, which every supported systemd starts"])),
+};
 
 export interface SystemdVersion {
   major: number;
@@ -168,22 +219,35 @@ export function serviceLines(unitText: string): Line[] {
 
 const knows = (v: SystemdVersion, f: Feature) => f.since <= v.major || (v.rhel8Minor !== undefined && f.rhel8 !== undefined && v.rhel8Minor >= f.rhel8);
 
-/** What each line asks of systemd: the key, then its value words, specifiers and exec prefix. */
-function featuresOf(l: Line): { feature: string; f: Feature | undefined; result: Dropped["result"] }[] {
+/**
+ * Variables an ExecXxx= value expands: `${NAME}` anywhere (systemd expands it inside quotes too; `$$` escapes)
+ * and `$NAME` as a word of its own.
+ */
+export function envRefs(value: string): string[] {
+  const v = value.replace(/\$\$/g, "");
+  const braced = [...v.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!);
+  const words = v.split(/\s+/).flatMap((w) => /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(w)?.slice(1) ?? []);
+  return [...new Set([...braced, ...words])];
+}
+
+/** Names the unit's own Environment= lines set: an ExecXxx= reference to them asks nothing of systemd's version. */
+const ownVariables = (lines: Line[]) => new Set(lines.filter((l) => l.key === "Environment").flatMap((l) => [...l.value.matchAll(/(?:^|\s)"?([A-Za-z_][A-Za-z0-9_]*)=/g)].map((m) => m[1]!)));
+
+/** What each line asks of systemd: the key, then its value words, specifiers, variables and exec prefix. */
+function featuresOf(l: Line, own: ReadonlySet<string>): { feature: string; f: Feature | undefined; result: Dropped["result"] }[] {
   const out: { feature: string; f: Feature | undefined; result: Dropped["result"] }[] = [{ feature: `${l.key}=`, f: DIRECTIVES[l.key], result: "line ignored" }];
   if (ENUM_KEYS.has(l.key)) out.push({ feature: `${l.key}=${l.value}`, f: VALUES[`${l.key}=${l.value}`], result: "line ignored" });
   if (LIST_KEYS.has(l.key))
     for (const w of l.value.replace(/^~/, "").split(/\s+/).filter(Boolean)) out.push({ feature: `${l.key}=${w}`, f: VALUES[`${l.key}=${w}`], result: "word ignored" });
   for (const s of new Set(l.value.replace(/%%/g, "").match(/%[A-Za-z]/g) ?? [])) out.push({ feature: s, f: SPECIFIERS[s], result: l.key.startsWith("Exec") ? "unit fails" : "line rejected" });
   if (l.key.startsWith("Exec")) {
+    for (const r of envRefs(l.value)) if (!own.has(r)) out.push({ feature: `\${${r}}`, f: ENV_REFS[`\${${r}}`], result: "unit fails" });
     const prefixes = /^[-+@!:|]*/.exec(l.value)![0];
     for (const p of new Set(prefixes)) out.push({ feature: `${l.key}=${p}`, f: EXEC_PREFIXES[p], result: "line ignored" });
     if (!l.value.slice(prefixes.length).startsWith("/")) out.push({ feature: `${l.key}= without a path`, f: BARE_COMMAND, result: l.key === "ExecStart" ? "unit fails" : "line ignored" });
   }
   return out;
 }
-
-const isYes = (v: string | undefined) => v !== undefined && ["yes", "true", "on", "1"].includes(v);
 
 /** The lines of a rendered unit that systemd `v` ignores or rejects, and the oldest systemd that would apply them all. */
 export function droppedBy(v: SystemdVersion | number, unitText: string): UnitVerdict {
@@ -192,8 +256,9 @@ export function droppedBy(v: SystemdVersion | number, unitText: string): UnitVer
   const dropped: Dropped[] = [];
   const unknown: string[] = [];
   let needs = 0;
+  const own = ownVariables(lines);
   for (const l of lines)
-    for (const { feature, f, result } of featuresOf(l)) {
+    for (const { feature, f, result } of featuresOf(l, own)) {
       if (!f) {
         unknown.push(feature);
         continue;
@@ -205,10 +270,10 @@ export function droppedBy(v: SystemdVersion | number, unitText: string): UnitVer
         dropped.push({ line: l.n, feature, since: f.since, effect: result === "unit fails" ? "broken" : f.effect, result });
     }
   const last = (k: string) => lines.filter((l) => l.key === k).at(-1)?.value;
-  if (last("ProcSubset") === "pid" && (isYes(last("ProtectKernelTunables")) || isYes(last("ProtectKernelLogs")))) {
-    needs = Math.max(needs, PROC_SUBSET_RULE.since);
-    if (ver.major >= PROC_SUBSET_RULE.from && ver.major < PROC_SUBSET_RULE.since)
-      dropped.push({ line: lines.find((l) => l.key === "ProcSubset")!.n, feature: PROC_SUBSET_RULE.feature, since: PROC_SUBSET_RULE.since, effect: "broken", result: "unit fails" });
+  for (const rule of RULES.filter((r) => r.applies(last))) {
+    needs = Math.max(needs, rule.since);
+    if (ver.major >= rule.from && ver.major < rule.since)
+      dropped.push({ line: lines.filter((l) => l.key === "ProcSubset").at(-1)!.n, feature: rule.feature, since: rule.since, effect: "broken", result: "unit fails" });
   }
   return { dropped, needs, unknown: [...new Set(unknown)] };
 }

@@ -8,7 +8,7 @@ import { parseConfig } from "../config/load.ts";
 import { main } from "../main.ts";
 import { exampleText, examplePath, removeDir, tempDir, testContext, WIREBOT_CMD } from "../testing/harness.ts";
 
-const hasAnalyze = spawnSync("systemd-analyze", ["--version"]).status === 0;
+if (spawnSync("systemd-analyze", ["--version"]).status !== 0) throw new Error("systemd-analyze is missing: install the systemd package (sudo bash scripts/test-prereqs.sh)");
 let root: string;
 
 /** The executables the units name must exist under the root for verify to pass. */
@@ -23,7 +23,7 @@ function seedExecutables(dir: string, nodeBin: string) {
   cpSync("/usr/lib/systemd/system", path.join(dir, "usr/lib/systemd/system"), { recursive: true, verbatimSymlinks: true });
 }
 
-describe.skipIf(!hasAnalyze)("rendered units under systemd-analyze", () => {
+describe("rendered units under systemd-analyze", () => {
   beforeAll(async () => {
     root = tempDir("wirebot-units-");
     const ctx = testContext(root);
@@ -51,6 +51,17 @@ describe.skipIf(!hasAnalyze)("rendered units under systemd-analyze", () => {
 
   it("the secrets oneshot is hardened too", () => {
     const out = execFileSync("systemd-analyze", ["security", "--offline=true", `--root=${root}`, "wirebot-secrets.service"], { encoding: "utf8" });
-    expect(Number(out.match(/Overall exposure level for \S+: ([\d.]+)/)?.[1])).toBeLessThanOrEqual(2.0);
+    const score = Number(out.match(/Overall exposure level for \S+: ([\d.]+)/)?.[1]);
+    console.log(`wirebot-secrets.service: exposure ${score}`);
+    expect(score).toBeLessThanOrEqual(2.0);
+  });
+
+  // No unit sets ProcSubset=pid (systemd 248 and 249 fail it beside the /proc protections: docs/systemd-versions.md).
+  // Its weight is 10 in systemd-analyze's table, against 1000 for ProtectProc=: under the one decimal shown.
+  it.each(units)("%s leaves /proc's non-process files visible, and ProtectProc= hides other processes", (unit) => {
+    const out = execFileSync("systemd-analyze", ["security", "--offline=true", `--root=${root}`, unit], { encoding: "utf8" });
+    // the description systemd prints is its verdict (the check mark is ASCII or not depending on the locale)
+    expect(out).toMatch(/ProcSubset=\s+Service has full access to non-process \/proc files/);
+    expect(out).toMatch(/ProtectProc=\s+Service has restricted access to process tree/);
   });
 });
