@@ -1,30 +1,21 @@
 /** argv → command → exit code. The only place that sets process.exitCode. */
+// Only what every run needs is imported here: commander, the error type, the console and the version. Each
+// command's modules (and through them zod, yaml, the Cloudflare and Bitwarden SDKs, undici, SQLite, inquirer)
+// are imported inside its action, so `--version`, `--help` and every command pay only for what they run.
 import { PACKAGE_VERSION } from "./assets.ts";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { EXIT, WirebotError, errorJson, formatError } from "./errors.ts";
 import { failureOf, isHelpOrVersion } from "./cli-failure.ts";
 import { jsonDocumentIo, processIo, type Io } from "./io.ts";
-import { createContext, type CommandContext } from "./commands/context.ts";
-import { DEFAULT_WAIT_SECONDS, lockRequestOf, withApplyLock, type LockRequest } from "./lifecycle/lock.ts";
-import { applyCommand } from "./commands/apply.ts";
-import { installCommand, type InstallDeps } from "./commands/install.ts";
-import { planCommand } from "./commands/plan.ts";
-import { createInquirerPrompter } from "./wizard/prompter.ts";
-import { secretsPullCommand } from "./commands/secrets.ts";
-import { secretsUnlockCommand } from "./commands/secrets-unlock.ts";
-import { loadConfig } from "./commands/context.ts";
-import { provisionRuntime } from "./runtime/provision.ts";
-import { applyCloudflaredInstall, preflightCloudflared } from "./tunnel/cloudflared-install.ts";
-import { storeBootstrapToken } from "./secrets/bootstrap-token.ts";
-import { statusCommand } from "./commands/status.ts";
-import { doctorCommand } from "./commands/doctor.ts";
-import { userAddCommand, userListCommand, userMoveCommand, userRemoveCommand } from "./commands/user.ts";
-import { upgradeCommand } from "./commands/upgrade.ts";
-import { uninstallCommand } from "./commands/uninstall.ts";
-import { backupCommand, restoreCommand } from "./commands/backup.ts";
-import { reconcileCommand } from "./commands/reconcile.ts";
-import { usageCommand } from "./commands/usage.ts";
-import { channelsLoginCommand, channelsStatusCommand } from "./commands/channels.ts";
+import type { CommandContext } from "./commands/context.ts";
+import type { LockRequest } from "./lifecycle/lock.ts";
+import type { InstallDeps } from "./commands/install.ts";
+
+/**
+ * lifecycle/lock.ts's DEFAULT_WAIT_SECONDS, for --wait's help text. Importing lock.ts here would load the config
+ * schema (zod) on every start; main.startup.test.ts checks the two stay equal.
+ */
+export const HELP_DEFAULT_WAIT_SECONDS = 600;
 
 export interface MainDeps {
   io?: Io;
@@ -37,7 +28,7 @@ export interface MainDeps {
 const rootOption = () => new Option("--root <dir>", "operate on DIR instead of / (renders files only; services are not touched)");
 const configOption = () => new Option("--config <file>", "wirebot.yaml to use instead of /etc/wirebot/wirebot.yaml");
 const waitOption = () =>
-  new Option("--wait [seconds]", `when another wirebot command holds the apply lock, wait for it (default ${DEFAULT_WAIT_SECONDS} s) instead of exiting 75`).argParser((v) => {
+  new Option("--wait [seconds]", `when another wirebot command holds the apply lock, wait for it (default ${HELP_DEFAULT_WAIT_SECONDS} s) instead of exiting 75`).argParser((v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 1 || n > 86_400) throw new InvalidArgumentError("must be a whole number of seconds from 1 to 86400");
     return n;
@@ -47,10 +38,11 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
   const io = deps.io ?? processIo;
   // Set before each action: how a writing command names itself in the apply lock, and its --wait.
   let lock: LockRequest | undefined;
-  const ctxFor = (root?: string): CommandContext => ({
-    ...(deps.context ? deps.context(io, root) : createContext(io, { ...(root ? { root } : {}), ...(deps.env ? { env: deps.env } : {}) })),
+  const ctxFor = async (root?: string): Promise<CommandContext> => ({
+    ...(deps.context ? deps.context(io, root) : (await import("./commands/context.ts")).createContext(io, { ...(root ? { root } : {}), ...(deps.env ? { env: deps.env } : {}) })),
     ...(lock ? { lock } : {}),
   });
+  const prompterOnTerminal = async () => (await import("./wizard/prompter.ts")).createInquirerPrompter();
   const run = (fn: () => Promise<number>) => async () => setExit(await fn());
 
   const program = new Command("wirebot")
@@ -59,7 +51,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
-  program.hook("preAction", (_program, action) => void (lock = lockRequestOf(action)));
+  program.hook("preAction", async (_program, action) => void (lock = (await import("./lifecycle/lock.ts")).lockRequestOf(action)));
 
   program
     .command("install")
@@ -71,10 +63,11 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .option("--provision-runtime", "also install the gateway runtime under --root (always done on /)")
     .addOption(waitOption())
     .action(async (o: { config?: string; yes?: boolean; root?: string; start: boolean; provisionRuntime?: boolean }) => {
-      const ctx = ctxFor(o.root);
+      const ctx = await ctxFor(o.root);
       const installDeps: InstallDeps = {
-        provisionRuntime: (c, config) => provisionRuntime(c.host, config, c.io),
+        provisionRuntime: async (c, config) => (await import("./runtime/provision.ts")).provisionRuntime(c.host, config, c.io),
         ensureCloudflared: async (c) => {
+          const { applyCloudflaredInstall, preflightCloudflared } = await import("./tunnel/cloudflared-install.ts");
           const r = await preflightCloudflared(c.host);
           if (r.outcome === "install") {
             c.io.err(`  installing cloudflared: ${r.reason}`);
@@ -82,13 +75,14 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
           } else c.io.err(`  cloudflared ${r.version} already at ${r.binary}`);
         },
         storeBootstrapToken: async (c, token) => {
-          const stored = await storeBootstrapToken(c.host, token);
+          const stored = await (await import("./secrets/bootstrap-token.ts")).storeBootstrapToken(c.host, token);
           c.io.err(`  access token stored ${stored.outcome === "encrypted" ? "encrypted with systemd-creds" : "as a root 0600 file"}: ${stored.path}`);
         },
         ...deps.install,
       };
-      if (!installDeps.prompter && io.tty && !o.config) installDeps.prompter = await createInquirerPrompter();
-      if (!installDeps.prompter && io.tty && !o.yes) installDeps.prompter = await createInquirerPrompter();
+      if (!installDeps.prompter && io.tty && !o.config) installDeps.prompter = await prompterOnTerminal();
+      if (!installDeps.prompter && io.tty && !o.yes) installDeps.prompter = await prompterOnTerminal();
+      const { installCommand } = await import("./commands/install.ts");
       await run(() => installCommand(ctx, { ...(o.config ? { config: o.config } : {}), yes: Boolean(o.yes), start: o.start, provisionRuntime: Boolean(o.provisionRuntime) }, installDeps))();
     });
 
@@ -100,7 +94,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .option("--json", "machine-readable output")
     .option("--exit-code", "exit 2 when changes are pending")
     .action(async (o: { config?: string; root?: string; json?: boolean; exitCode?: boolean }) =>
-      run(() => planCommand(ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), json: Boolean(o.json), exitCode: Boolean(o.exitCode) }))(),
+      run(async () => (await import("./commands/plan.ts")).planCommand(await ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), json: Boolean(o.json), exitCode: Boolean(o.exitCode) }))(),
     );
 
   program
@@ -113,9 +107,9 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(waitOption())
     .action(async (o: { config?: string; root?: string; yes?: boolean; start: boolean }) => {
       // On a terminal, apply asks before changing anything; --yes (or no terminal: timers, scripts) does not.
-      const prompter = !o.yes && io.tty ? (deps.install?.prompter ?? (await createInquirerPrompter())) : null;
+      const prompter = !o.yes && io.tty ? (deps.install?.prompter ?? (await prompterOnTerminal())) : null;
       const confirm = prompter ? () => prompter.confirm("Apply these changes?", true) : undefined;
-      await run(() => applyCommand(ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), yes: Boolean(o.yes), start: o.start, ...(confirm ? { confirm } : {}) }))();
+      await run(async () => (await import("./commands/apply.ts")).applyCommand(await ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), yes: Boolean(o.yes), start: o.start, ...(confirm ? { confirm } : {}) }))();
     });
 
   program
@@ -124,7 +118,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(configOption())
     .addOption(rootOption())
     .option("--json", "machine-readable output")
-    .action(async (o: { config?: string; root?: string; json?: boolean }) => run(() => statusCommand(ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), json: Boolean(o.json) }))());
+    .action(async (o: { config?: string; root?: string; json?: boolean }) => run(async () => (await import("./commands/status.ts")).statusCommand(await ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), json: Boolean(o.json) }))());
 
   program
     .command("doctor")
@@ -132,7 +126,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(configOption())
     .addOption(rootOption())
     .option("--json", "machine-readable output")
-    .action(async (o: { config?: string; root?: string; json?: boolean }) => run(() => doctorCommand(ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), json: Boolean(o.json) }))());
+    .action(async (o: { config?: string; root?: string; json?: boolean }) => run(async () => (await import("./commands/doctor.ts")).doctorCommand(await ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), json: Boolean(o.json) }))());
 
   const user = program.command("user").description("add, remove, move and list users (edits wirebot.yaml, then applies)");
   user
@@ -147,7 +141,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(rootOption())
     .addOption(waitOption())
     .action(async (id: string, o: { mode?: "shared" | "dedicated"; name?: string; telegram?: string; whatsapp?: string; budget?: string; email?: string; root?: string }) =>
-      run(() => userAddCommand(ctxFor(o.root), { id, ...(o.mode ? { mode: o.mode } : {}), ...(o.name ? { name: o.name } : {}), ...(o.telegram ? { telegram: o.telegram } : {}), ...(o.whatsapp ? { whatsapp: o.whatsapp } : {}), ...(o.budget ? { budget: o.budget } : {}), ...(o.email ? { email: o.email } : {}) }))(),
+      run(async () => (await import("./commands/user.ts")).userAddCommand(await ctxFor(o.root), { id, ...(o.mode ? { mode: o.mode } : {}), ...(o.name ? { name: o.name } : {}), ...(o.telegram ? { telegram: o.telegram } : {}), ...(o.whatsapp ? { whatsapp: o.whatsapp } : {}), ...(o.budget ? { budget: o.budget } : {}), ...(o.email ? { email: o.email } : {}) }))(),
     );
   user
     .command("remove <id>")
@@ -155,20 +149,20 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .option("--purge", "also delete the user's state directory and workspace")
     .addOption(rootOption())
     .addOption(waitOption())
-    .action(async (id: string, o: { purge?: boolean; root?: string }) => run(() => userRemoveCommand(ctxFor(o.root), { id, purge: Boolean(o.purge) }))());
+    .action(async (id: string, o: { purge?: boolean; root?: string }) => run(async () => (await import("./commands/user.ts")).userRemoveCommand(await ctxFor(o.root), { id, purge: Boolean(o.purge) }))());
   user
     .command("move <id>")
     .description("move a user between the shared gateway and a dedicated one (migrates state)")
     .addOption(new Option("--mode <mode>", "target mode").choices(["shared", "dedicated"]).makeOptionMandatory())
     .addOption(rootOption())
     .addOption(waitOption())
-    .action(async (id: string, o: { mode: "shared" | "dedicated"; root?: string }) => run(() => userMoveCommand(ctxFor(o.root), { id, mode: o.mode }))());
+    .action(async (id: string, o: { mode: "shared" | "dedicated"; root?: string }) => run(async () => (await import("./commands/user.ts")).userMoveCommand(await ctxFor(o.root), { id, mode: o.mode }))());
   user
     .command("list")
     .description("list users with their mode, unit and port")
     .option("--json", "machine-readable output")
     .addOption(rootOption())
-    .action(async (o: { json?: boolean; root?: string }) => run(() => userListCommand(ctxFor(o.root), { json: Boolean(o.json) }))());
+    .action(async (o: { json?: boolean; root?: string }) => run(async () => (await import("./commands/user.ts")).userListCommand(await ctxFor(o.root), { json: Boolean(o.json) }))());
 
   program
     .command("upgrade")
@@ -178,7 +172,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(rootOption())
     .addOption(waitOption())
     .action(async (o: { runtimeVersion?: string; dryRun?: boolean; root?: string }) =>
-      run(() => upgradeCommand(ctxFor(o.root), { ...(o.runtimeVersion ? { runtimeVersion: o.runtimeVersion } : {}), dryRun: Boolean(o.dryRun) }))(),
+      run(async () => (await import("./commands/upgrade.ts")).upgradeCommand(await ctxFor(o.root), { ...(o.runtimeVersion ? { runtimeVersion: o.runtimeVersion } : {}), dryRun: Boolean(o.dryRun) }))(),
     );
 
   program
@@ -191,7 +185,8 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(rootOption())
     .addOption(waitOption())
     .action(async (o: { purge?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean; root?: string }) => {
-      const ctx = ctxFor(o.root);
+      const ctx = await ctxFor(o.root);
+      const [{ uninstallCommand }, { withApplyLock }] = await Promise.all([import("./commands/uninstall.ts"), import("./lifecycle/lock.ts")]);
       const uninstall = () => uninstallCommand(ctx, { purge: Boolean(o.purge), yes: Boolean(o.yes), dryRun: Boolean(o.dryRun), json: Boolean(o.json) });
       // A dry run only reads; the real one holds the apply lock (lifecycle/lock.ts).
       await run(() => (o.dryRun ? uninstall() : withApplyLock(ctx, uninstall)))();
@@ -202,7 +197,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .description("archive wirebot.yaml, state dirs, workspaces and the ledger (no secret values)")
     .option("--force", "overwrite FILE")
     .addOption(rootOption())
-    .action(async (file: string, o: { force?: boolean; root?: string }) => run(() => backupCommand(ctxFor(o.root), { file, force: Boolean(o.force) }))());
+    .action(async (file: string, o: { force?: boolean; root?: string }) => run(async () => (await import("./commands/backup.ts")).backupCommand(await ctxFor(o.root), { file, force: Boolean(o.force) }))());
 
   program
     .command("restore <file>")
@@ -210,7 +205,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .option("--force", "restore over existing state")
     .addOption(rootOption())
     .addOption(waitOption())
-    .action(async (file: string, o: { force?: boolean; root?: string }) => run(() => restoreCommand(ctxFor(o.root), { file, force: Boolean(o.force) }))());
+    .action(async (file: string, o: { force?: boolean; root?: string }) => run(async () => (await import("./commands/backup.ts")).restoreCommand(await ctxFor(o.root), { file, force: Boolean(o.force) }))());
 
   program
     .command("reconcile")
@@ -222,8 +217,9 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(configOption())
     .addOption(rootOption())
     .action(async (o: { once?: boolean; daemon?: boolean; json?: boolean; backfillFrom?: string; config?: string; root?: string }) => {
-      const ctx = ctxFor(o.root);
-      const { config } = await loadConfig(ctx, o.config);
+      const ctx = await ctxFor(o.root);
+      const { config } = await (await import("./commands/context.ts")).loadConfig(ctx, o.config);
+      const { reconcileCommand } = await import("./commands/reconcile.ts");
       await run(() =>
         reconcileCommand({ once: Boolean(o.once), daemon: Boolean(o.daemon), json: Boolean(o.json), env: ctx.env, ...(o.backfillFrom ? { backfillFrom: o.backfillFrom } : {}), ...(o.root ? { root: o.root } : {}) }, config, ctx.io),
       )();
@@ -241,9 +237,10 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(configOption())
     .addOption(rootOption())
     .action(async (o: { agent?: string; from?: string; to?: string; group?: "day" | "month"; json?: boolean; csv?: boolean; config?: string; root?: string }) => {
-      const ctx = ctxFor(o.root);
-      const { config } = await loadConfig(ctx, o.config);
+      const ctx = await ctxFor(o.root);
+      const { config } = await (await import("./commands/context.ts")).loadConfig(ctx, o.config);
       const { config: _c, root, ...rest } = o;
+      const { usageCommand } = await import("./commands/usage.ts");
       await run(() => usageCommand({ ...rest, ...(root ? { root } : {}) }, config, ctx.io))();
     });
 
@@ -255,14 +252,14 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .option("--light-terminal", "the terminal has a light background: draw the code's dark modules instead of its light ones")
     .addOption(configOption())
     .action(async (channel: string, o: { user: string; config?: string; lightTerminal?: boolean }) =>
-      run(() => channelsLoginCommand(ctxFor(), { channel, user: o.user, lightTerminal: Boolean(o.lightTerminal), ...(o.config ? { config: o.config } : {}) }))(),
+      run(async () => (await import("./commands/channels.ts")).channelsLoginCommand(await ctxFor(), { channel, user: o.user, lightTerminal: Boolean(o.lightTerminal), ...(o.config ? { config: o.config } : {}) }))(),
     );
   channels
     .command("status")
     .description("per user and channel: configured, linked, connected, last error")
     .option("--json", "machine-readable output")
     .addOption(configOption())
-    .action(async (o: { json?: boolean; config?: string }) => run(() => channelsStatusCommand(ctxFor(), { json: Boolean(o.json), ...(o.config ? { config: o.config } : {}) }))());
+    .action(async (o: { json?: boolean; config?: string }) => run(async () => (await import("./commands/channels.ts")).channelsStatusCommand(await ctxFor(), { json: Boolean(o.json), ...(o.config ? { config: o.config } : {}) }))());
 
   const secrets = program.command("secrets").description("secrets from the vault into tmpfs");
   secrets
@@ -273,8 +270,9 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .option("--allow-non-tmpfs", "DEVELOPMENT ONLY: allow writing secrets to a filesystem that is not tmpfs/ramfs")
     .addOption(waitOption())
     .action(async (o: { config?: string; root?: string; allowNonTmpfs?: boolean }) => {
-      const ctx = ctxFor(o.root);
-      const { config } = await loadConfig(ctx, o.config);
+      const ctx = await ctxFor(o.root);
+      const { config } = await (await import("./commands/context.ts")).loadConfig(ctx, o.config);
+      const { secretsPullCommand } = await import("./commands/secrets.ts");
       await run(() => secretsPullCommand({ ...(o.root ? { root: o.root } : {}), allowNonTmpfs: Boolean(o.allowNonTmpfs), ...(ctx.lock ? { lock: ctx.lock } : {}) }, config, ctx.host, ctx.io))();
     });
 
@@ -283,7 +281,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .description("rbw backend: run `rbw unlock` so its agent lives at /run/wirebot/rbw/socket, where wirebot-secrets.service looks")
     .addOption(configOption())
     .addOption(rootOption())
-    .action(async (o: { config?: string; root?: string }) => run(() => secretsUnlockCommand(ctxFor(o.root), o.config ? { config: o.config } : {}))());
+    .action(async (o: { config?: string; root?: string }) => run(async () => (await import("./commands/secrets-unlock.ts")).secretsUnlockCommand(await ctxFor(o.root), o.config ? { config: o.config } : {}))());
 
   return program;
 }

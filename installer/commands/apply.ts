@@ -13,7 +13,6 @@ import { assertSandboxReady } from "../preflight/sandbox.ts";
 import { assertRbwReady } from "../secrets/rbw.ts";
 import { buildDesired } from "./desired.ts";
 import { createVerifier } from "./verify.ts";
-import { liveHooks } from "./integrations.ts";
 import { sincePreview } from "../wizard/plan-preview.ts";
 import { withApplyLock } from "../lifecycle/lock.ts";
 
@@ -27,6 +26,9 @@ export interface ApplyOptions {
   /** the plan text already shown before a confirmation (install): only what is new since is printed */
   previewed?: string;
 }
+
+// The live steps bring the Cloudflare SDK, undici and the secrets backends: a --root apply never loads them.
+const liveHooksOf = async (ctx: CommandContext, config: Config) => (await import("./integrations.ts")).liveHooks(ctx, config);
 
 /** The shared core of apply and install: plan, print, write, start, verify; under the apply lock (its caller's, when it holds it). */
 export function converge(ctx: CommandContext, config: Config, text: string, opts: ApplyOptions): Promise<{ result: ApplyResult | null; changed: boolean; cancelled?: boolean }> {
@@ -47,7 +49,7 @@ async function convergeLocked(ctx: CommandContext, config: Config, text: string,
   if (isEmptyPlan(p)) {
     // Nothing to write, but a stopped unit is still brought up (start is a no-op for running ones).
     if (isLive(ctx) && opts.start !== false) {
-      await applyPlan(ctx.host, p, { io: ctx.io, live: true, start: true, hooks: liveHooks(ctx, config), verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }) });
+      await applyPlan(ctx.host, p, { io: ctx.io, live: true, start: true, hooks: await liveHooksOf(ctx, config), verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }) });
     }
     return { result: null, changed: false };
   }
@@ -61,7 +63,7 @@ async function convergeLocked(ctx: CommandContext, config: Config, text: string,
     io: ctx.io,
     live,
     start: opts.start !== false,
-    ...(live ? { hooks: liveHooks(ctx, config) } : {}),
+    ...(live ? { hooks: await liveHooksOf(ctx, config) } : {}),
     verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }),
   });
   return { result, changed: true };

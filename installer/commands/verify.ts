@@ -28,19 +28,22 @@ export function createVerifier(host: Host, io: Io, opts: VerifyOptions) {
     const pending = new Map(plan.units.map((u) => [u.name, u]));
     io.err(`• waiting for ${pending.size} unit(s) to become healthy (up to ${Math.round(opts.timeoutMs / 1000)} s)`);
     while (pending.size > 0 && Date.now() < deadline) {
-      for (const [name, u] of [...pending]) {
-        const state = await sd.isActive(name);
-        if (state === "failed") continue;
-        if (state !== "active") continue;
-        if (u.health && !(await probeJson(u.health.url, u.health.expectJson))) continue;
+      // One systemctl call per round for every pending unit, and the health probes of the active ones side by side.
+      const states = await sd.activeStates([...pending.keys()]);
+      const healthy = await Promise.all(
+        [...pending].map(async ([name, u]) => states.get(name) === "active" && (!u.health || (await probeJson(u.health.url, u.health.expectJson)))),
+      );
+      [...pending.keys()].forEach((name, i) => {
+        if (!healthy[i]) return;
         io.err(`  ${name}: healthy`);
         pending.delete(name);
-      }
+      });
       if (pending.size > 0) await new Promise((r) => setTimeout(r, opts.intervalMs ?? 1000));
     }
     const issues: ErrorIssue[] = [];
+    const states = await sd.activeStates([...pending.keys()]);
     for (const [name, u] of pending) {
-      const state = await sd.isActive(name);
+      const state = states.get(name) ?? "";
       issues.push({ path: name, message: state !== "active" ? `unit is ${state || "unknown"}` : `no healthy answer from ${u.health?.url}` });
     }
     return issues;

@@ -64,50 +64,77 @@ export function manifestOf(desired: Desired): Manifest {
   };
 }
 
+/** At most this many resources are read at once: enough to keep libuv's threads busy, few enough file descriptors. */
+const READ_CONCURRENCY = 16;
+
+/** fn over items, at most `limit` at a time; the results keep the items' order, so the plan reads the same as one made one by one. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** One lookup per owner for a whole plan: every file of a user asks the same question, and the user database does not change meanwhile. */
+function ownerLookup(host: Host): (o: OwnerSpec) => Promise<Ownership | null> {
+  const known = new Map<string, Promise<Ownership | null>>();
+  return (o) => {
+    const key = `${o.user}:${o.group}`;
+    let found = known.get(key);
+    if (!found) known.set(key, (found = resolveOwner(host, o)));
+    return found;
+  };
+}
+
+/** How one resource differs from the host: a change, or null when it matches (content compared in full, mode, owner, link target). */
+async function inspect(host: Host, r: Resource, owners: (o: OwnerSpec) => Promise<Ownership | null>): Promise<Change | null> {
+  const st = await host.stat(r.path);
+  const base = { kind: r.kind, path: r.path, secret: r.kind === "file" && r.secret === true, resource: r };
+  if (!st) return { ...base, action: "create", fields: [] };
+  if (r.kind === "link") {
+    const target = await host.readLink(r.path);
+    return target !== r.target ? { ...base, action: "update", fields: ["target"] } : null;
+  }
+  const fields: Change["fields"] = [];
+  let before: string | undefined;
+  if (r.kind === "file") {
+    if (st.kind !== "file") fields.push("content");
+    else {
+      before = (await host.readFile(r.path))?.toString("utf8");
+      if (before !== r.content) fields.push("content");
+    }
+  } else if (st.kind !== "dir") fields.push("content");
+  if ((st.mode & 0o7777) !== r.mode) fields.push("mode");
+  const owner = await owners(r.owner);
+  if (owner && (owner.uid !== st.uid || owner.gid !== st.gid)) fields.push("owner");
+  return fields.length > 0 ? { ...base, action: "update", fields, ...(before !== undefined ? { before } : {}) } : null;
+}
+
 /**
  * Owners are compared only when the host can resolve the name: under a --root without the
  * service users in its /etc/passwd, ownership is left to the image's first boot (systemd-sysusers).
  */
 export async function plan(host: Host, desired: Desired): Promise<Plan> {
-  const changes: Change[] = [];
   const manifest = manifestOf(desired);
   const manifestResource: Resource = { kind: "file", path: MANIFEST_PATH, content: JSON.stringify(manifest, null, 2) + "\n", mode: 0o600, owner: ROOT, notify: [] };
-
-  for (const r of [...desired.resources, manifestResource]) {
-    const st = await host.stat(r.path);
-    const base = { kind: r.kind, path: r.path, secret: r.kind === "file" && r.secret === true, resource: r };
-    if (!st) {
-      changes.push({ ...base, action: "create", fields: [] });
-      continue;
-    }
-    if (r.kind === "link") {
-      const target = await host.readLink(r.path);
-      if (target !== r.target) changes.push({ ...base, action: "update", fields: ["target"] });
-      continue;
-    }
-    const fields: Change["fields"] = [];
-    let before: string | undefined;
-    if (r.kind === "file") {
-      if (st.kind !== "file") fields.push("content");
-      else {
-        before = (await host.readFile(r.path))?.toString("utf8");
-        if (before !== r.content) fields.push("content");
-      }
-    } else if (st.kind !== "dir") fields.push("content");
-    if ((st.mode & 0o7777) !== r.mode) fields.push("mode");
-    const owner = await resolveOwner(host, r.owner);
-    if (owner && (owner.uid !== st.uid || owner.gid !== st.gid)) fields.push("owner");
-    if (fields.length > 0) changes.push({ ...base, action: "update", fields, ...(before !== undefined ? { before } : {}) });
-  }
+  const owners = ownerLookup(host);
+  const inspected = await mapBounded([...desired.resources, manifestResource], READ_CONCURRENCY, (r) => inspect(host, r, owners));
+  const changes: Change[] = inspected.filter((c): c is Change => c !== null);
 
   const previous = await readManifest(host);
   const desiredPaths = new Set(manifest.paths);
-  for (const p of previous.paths) {
-    if (desiredPaths.has(p)) continue;
-    const st = await host.stat(p);
-    if (!st) continue;
-    changes.push({ action: "delete", kind: st.kind === "symlink" ? "link" : "file", path: p, fields: [], secret: false });
-  }
+  const gone = previous.paths.filter((p) => !desiredPaths.has(p));
+  const goneStats = await mapBounded(gone, READ_CONCURRENCY, (p) => host.stat(p));
+  gone.forEach((p, i) => {
+    const st = goneStats[i];
+    if (st) changes.push({ action: "delete", kind: st.kind === "symlink" ? "link" : "file", path: p, fields: [], secret: false });
+  });
 
   const desiredUnits = new Set(desired.units.map((u) => u.name));
   const restart = new Set<string>();

@@ -33,7 +33,7 @@ export function recordingExec(answer: (call: ExecCall) => Partial<ExecResult> = 
   const exec = async (cmd: string, args: string[], _opts?: ExecOptions): Promise<ExecResult> => {
     const call = { cmd, args };
     calls.push(call);
-    return { code: 0, stdout: cmd === "systemctl" && args[0] === "is-active" ? "active\n" : "", stderr: "", ...answer(call) };
+    return { code: 0, stdout: cmd === "systemctl" && args[0] === "is-active" ? args.slice(1).map(() => "active\n").join("") : "", stderr: "", ...answer(call) };
   };
   return { exec, calls, systemctl: () => calls.filter((c) => c.cmd === "systemctl").map((c) => c.args.join(" ")) };
 }
