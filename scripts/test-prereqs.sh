@@ -21,6 +21,10 @@ command -v runc >/dev/null || need+=(runc)
 [ -x /usr/bin/catatonit ] || need+=(catatonit)
 command -v newuidmap >/dev/null || need+=(uidmap)
 command -v flock >/dev/null || need+=(util-linux)    # the apply lock
+command -v rpmbuild >/dev/null || need+=(rpm)        # the .rpm: built with rpmbuild, checked with rpm (test/packaging/rpm.slow.test.ts)
+command -v lintian >/dev/null || need+=(lintian)     # the .deb's lintian check (brings man-db for the man page check)
+command -v dpkg-shlibdeps >/dev/null || need+=(dpkg-dev)   # the .deb's library floors, derived from its ELF files
+command -v objdump >/dev/null || need+=(binutils)  # the packages' glibc floors (objdump -T)
 command -v script >/dev/null || need+=(bsdutils)     # the rbw stand-in's editor test runs rbw in a pty
 if [ ${#need[@]} -gt 0 ]; then
   echo "test-prereqs: installing ${need[*]}"
