@@ -14,6 +14,10 @@ command -v systemd-nspawn >/dev/null || need+=(systemd-container)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v nsenter >/dev/null || need+=(util-linux)
 command -v curl >/dev/null || need+=(curl)
+# the cloudflared stand-in is compiled static (test/e2e/cloudflared-standin.c); the bare box has no interpreter
+command -v gcc >/dev/null && [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(gcc libc6-dev)
+# the .deb is built in the run unless WIREBOT_E2E_DEB names one
+command -v dpkg-deb >/dev/null || need+=(dpkg)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "e2e: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -200,13 +200,12 @@ describe("renderAll", () => {
     expect(unit).toMatch(/^ProtectHome=tmpfs$/m);
     expect(unit).not.toMatch(/^ProtectHome=yes$/m);
     expect(unit).toMatch(/^BindReadOnlyPaths=-\/root\/\.config\/rbw -\/root\/\.cache\/rbw -\/root\/\.local\/share\/rbw$/m);
-    expect(unit).toMatch(/^Environment=XDG_RUNTIME_DIR=\/run\/wirebot$/m);
     expect(unit).toMatch(/^ReadWritePaths=\/run\/wirebot$/m);
     expect(unit).not.toMatch(/LoadCredential/);
     // every other backend keeps home directories out of sight entirely
     const bw = (render("mixed").resources.find((r) => r.path === "/etc/systemd/system/wirebot-secrets.service") as any).content as string;
     expect(bw).toMatch(/^ProtectHome=yes$/m);
-    expect(bw).not.toMatch(/BindReadOnlyPaths|XDG_RUNTIME_DIR/);
+    expect(bw).not.toMatch(/BindReadOnlyPaths|rbw/);
   });
 
   it("creates one service user per dedicated gateway", () => {

@@ -31,12 +31,12 @@ function tmpl(t: Templates, name: string): string {
 const blocks = { blocks: ["hardening", "credential", "lines"] };
 
 // The rbw agent runs outside the unit (`wirebot secrets unlock` starts it): the unit sees root's rbw files
-// read-only, the rest of /root and /home stays hidden (ProtectHome=tmpfs), and rbw finds the agent's socket
-// under /run/wirebot, already writable here. A missing directory (rbw never logged in) is skipped ("-"); rbw
-// then says what is missing.
+// read-only and the rest of /root and /home stays hidden (ProtectHome=tmpfs). rbw finds the agent's socket under
+// /run/wirebot, already writable here, because wirebot sets XDG_RUNTIME_DIR for every rbw it runs
+// (secrets/rbw.ts), in a shell and in this unit alike. A missing directory (rbw never logged in) is skipped
+// ("-"); rbw then says what is missing.
 const RBW_LINES = [
-  "# backend 'rbw': root's rbw config and vault cache, and the agent `wirebot secrets unlock` started",
-  `Environment=XDG_RUNTIME_DIR=${RBW_XDG_RUNTIME_DIR}`,
+  `# backend 'rbw': root's rbw config and vault cache; the agent \`wirebot secrets unlock\` started listens under ${RBW_XDG_RUNTIME_DIR}/rbw`,
   `BindReadOnlyPaths=${RBW_ROOT_DIRS.map((d) => `-${d}`).join(" ")}`,
 ].join("\n");
 

@@ -1,7 +1,7 @@
 // Boots a throwaway copy of the cached rootfs with `systemd-nspawn -b`, runs commands in it, reboots it, and always tears it down.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { CACHE_DIR } from "./rootfs.ts";
 import { run, runOk, shq, sleep, type RunOptions, type RunResult } from "./proc.ts";
@@ -21,10 +21,6 @@ const CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
 export interface ContainerOptions {
   rootfs: string;
   name?: string;
-  /** Node binary to give the container; the host's own by default (Debian 12 too, so its libc matches). */
-  nodeBin?: string;
-  /** npm package dir to give the container (needs no native code). */
-  npmDir?: string;
   log?: (s: string) => void;
 }
 
@@ -147,7 +143,7 @@ export class Container {
     this.log = opts.log ?? ((s) => process.stderr.write(s + "\n"));
   }
 
-  /** Copies the rootfs, gives it Node/npm and the host's TLS roots, and boots it. */
+  /** Copies the rootfs (a bare box: no Node, npm, compiler or Python), gives it the host's TLS roots, and boots it. */
   static async create(opts: ContainerOptions): Promise<{ container: Container; copyMs: number; bootMs: number }> {
     hookProcessExit();
     mkdirSync(MACHINES_DIR, { recursive: true });
@@ -183,36 +179,10 @@ export class Container {
     const r = (p: string) => join(this.dir, p);
     // A VPS has a stable machine id across reboots; the cache ships none.
     writeFileSync(r("etc/machine-id"), randomBytes(16).toString("hex") + "\n");
-    // Node, npm and the headers are bind-mounted read-only at boot (see boot()): copying them costs
-    // seconds per run on a busy disk, and nothing in the container should change them.
-    for (const b of this.binds()) {
-      if (b.file) writeFileSync(r(b.to), "");
-      else mkdirSync(r(b.to), { recursive: true });
-    }
-    symlinkSync("../lib/node_modules/npm/bin/npm-cli.js", r("usr/local/bin/npm"));
-    symlinkSync("../lib/node_modules/npm/bin/npx-cli.js", r("usr/local/bin/npx"));
     // The only way out of this machine is through an egress proxy with its own CA: trust what the host trusts.
     copyFileSync("/etc/ssl/certs/ca-certificates.crt", r("etc/ssl/certs/ca-certificates.crt"));
     const extra = "/usr/local/share/ca-certificates";
     if (existsSync(extra)) cpSync(extra, r("usr/local/share/ca-certificates"), { recursive: true });
-    mkdirSync(r("usr/local/etc"), { recursive: true });
-    writeFileSync(
-      r("usr/local/etc/npmrc"),
-      "cafile=/etc/ssl/certs/ca-certificates.crt\nnodedir=/usr/local\nfund=false\naudit=false\nupdate-notifier=false\n",
-    );
-  }
-
-  private binds(): { from: string; to: string; file: boolean }[] {
-    const nodeBin = this.opts.nodeBin ?? process.env.WIREBOT_E2E_NODE ?? process.execPath;
-    const npmDir = this.opts.npmDir ?? process.env.WIREBOT_E2E_NPM_DIR ?? "/usr/lib/node_modules/npm";
-    const out = [
-      { from: nodeBin, to: "usr/local/bin/node", file: true },
-      { from: npmDir, to: "usr/local/lib/node_modules/npm", file: false },
-    ];
-    // node-gyp builds better-sqlite3 against these headers instead of downloading them.
-    const headers = join(dirname(dirname(nodeBin)), "include/node");
-    if (existsSync(headers)) out.push({ from: headers, to: "usr/local/include/node", file: false });
-    return out;
   }
 
   /** Starts systemd-nspawn and waits until systemd inside reports running (or degraded). Returns ms. */
@@ -231,7 +201,6 @@ export class Container {
       "--resolv-conf=copy-host",
       "--timezone=off",
       "--console=pipe",
-      ...this.binds().map((b) => `--bind-ro=${b.from}:/${b.to}`),
       // Arguments for PID 1: status lines ("A stop job is running for …") land in the log file.
       "systemd.show_status=1",
     ];

@@ -8,17 +8,13 @@ export const ROOTFS = join(CACHE_DIR, "rootfs-bookworm");
 const STAMP = ".wirebot-e2e-stamp";
 const MIRROR = process.env.WIREBOT_E2E_MIRROR ?? "http://deb.debian.org/debian";
 
-/** What a small VPS image has: systemd as init, dbus, TLS roots, ip, ps, curl. */
-const VPS_PACKAGES = ["systemd", "systemd-sysv", "dbus", "ca-certificates", "iproute2", "procps", "curl", "libstdc++6"];
 /**
- * Not on a stock VPS, and here only because GitHub is unreachable: better-sqlite3's prebuilt binary
- * comes from GitHub releases, so `npm install -g wirebot` must fall back to compiling it, as
- * node-gyp would on a VPS without the download.
+ * What a small VPS image has: systemd as init, dbus, TLS roots, ip, ps, curl. Deliberately no Node, npm,
+ * compiler or Python: the .deb must bring everything wirebot runs (issue 15, point 5).
  */
-const BUILD_PACKAGES = ["g++", "make", "python3"];
-export const PACKAGES = [...VPS_PACKAGES, ...BUILD_PACKAGES];
+export const PACKAGES = ["systemd", "systemd-sysv", "dbus", "ca-certificates", "iproute2", "procps", "curl", "libstdc++6"];
 // Bump when the customisation below changes, so old caches are rebuilt rather than trusted.
-const RECIPE = 2;
+const RECIPE = 3;
 
 function expectedStamp(): string {
   return `recipe=${RECIPE}\nsuite=bookworm\nvariant=minbase\nmirror=${MIRROR}\npackages=${PACKAGES.join(",")}\n`;

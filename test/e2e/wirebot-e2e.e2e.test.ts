@@ -1,7 +1,7 @@
 // Issue 5: a real Debian 12 boots under systemd-nspawn, `wirebot install` runs inside on /, and the appliance is checked through its lifecycle.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -24,6 +24,7 @@ import type { ProbeStep } from "../isolation/scripted-model.ts";
 import { attackVectors, envAssignments, found, probeMessage, resultsFromReply, weakenGatewayConfig, withReversed, type Needle, type Vector } from "./tenant-attack.ts";
 import { startTelegramRouter, type TelegramRouter } from "../telegram-standin/router.ts";
 import { startTelegramStandin, type TelegramStandin } from "../telegram-standin/server.ts";
+import { writeRbwServer } from "../fake-rbw/setup.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const say = (s: string) => process.stderr.write(`[e2e] ${s}\n`);
@@ -49,16 +50,69 @@ const BACKUP = "/root/wirebot-e2e-backup.tar.gz";
 const SECRETS_BACKEND = (process.env.WIREBOT_E2E_SECRETS ?? "bitwarden") as "file" | "bitwarden";
 /**
  * A stand-in cloudflared binary (cloudflared itself cannot be downloaded on this machine): by default
- * test/e2e/cloudflared-standin.py, which checks its config and token file and reports ready to systemd.
- * WIREBOT_E2E_CLOUDFLARED= (empty) leaves the tunnel out.
+ * test/e2e/cloudflared-standin.c, compiled static here (the box has no interpreter for a script), which checks
+ * its config and token file and reports ready to systemd. WIREBOT_E2E_CLOUDFLARED= (empty) leaves the tunnel out.
  */
-const CLOUDFLARED = process.env.WIREBOT_E2E_CLOUDFLARED ?? join(REPO, "test/e2e/cloudflared-standin.py");
+const CLOUDFLARED = process.env.WIREBOT_E2E_CLOUDFLARED ?? join(REPO, "test/e2e/cloudflared-standin.c");
+
+/** A .c stand-in is compiled to a static ELF, like the real Go binary; anything else is used as given. */
+function cloudflaredBinary(): string {
+  if (!CLOUDFLARED.endsWith(".c")) return CLOUDFLARED;
+  const out = join(mkdtempSync(join(tmpdir(), "wirebot-cloudflared-")), "cloudflared");
+  const r = spawnSync("gcc", ["-static", "-O2", "-Wall", "-Werror", "-o", out, CLOUDFLARED], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`cannot compile the cloudflared stand-in (gcc and libc6-dev are installed by scripts/e2e.sh): ${r.stderr || r.error}`);
+  return out;
+}
 /**
  * The container shares the host's network namespace (so it reaches the host's loopback stand-ins),
  * so its units bind the host's loopback too: ports away from the defaults (18789, 18800, 8100) keep
  * it clear of a developer's gateway or the slow suite's.
  */
 const PORTS = { gateway: 28789, dedicatedBase: 28900, reconcile: 28100 };
+
+/** What a bare VPS lacks and the .deb must not need (issue 15, point 5). */
+const BARE_BOX_ABSENT = ["node", "nodejs", "npm", "npx", "g++", "gcc", "cc", "make", "python3", "python"];
+const VERSION: string = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")).version;
+
+/**
+ * The package under test: WIREBOT_E2E_DEB (CI passes the one the slow suite built in the same run), else
+ * `npm run package:deb` now (minutes).
+ */
+function packageDeb(): string {
+  const given = process.env.WIREBOT_E2E_DEB;
+  if (given) return resolve(given);
+  const t0 = performance.now();
+  const r = spawnSync("npm", ["run", "--silent", "package:deb"], { cwd: REPO, stdio: ["ignore", "inherit", "inherit"], timeout: 20 * 60_000 });
+  if (r.status !== 0) throw new Error(`npm run package:deb failed (exit ${r.status ?? r.signal})`);
+  say(`built the .deb in ${secs(performance.now() - t0)}`);
+  return join(REPO, `dist/pkg/wirebot_${VERSION}_amd64.deb`);
+}
+
+/**
+ * A second build with a higher version: the first one repacked with `version` in DEBIAN/control and in the
+ * CLI's package.json (what `wirebot --version` prints and the reconcile unit records). Returns its path in a
+ * temp dir the caller removes.
+ */
+function bumpedDeb(from: string, version: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "wirebot-deb-bump-"));
+  const tree = join(dir, "tree");
+  const sh = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: ${r.stderr}`);
+  };
+  sh("dpkg-deb", ["-R", from, tree]);
+  const control = join(tree, "DEBIAN/control");
+  writeFileSync(control, readFileSync(control, "utf8").replace(/^Version: .*$/m, `Version: ${version}`));
+  const pkgJson = join(tree, "opt/wirebot/lib/package.json");
+  writeFileSync(pkgJson, readFileSync(pkgJson, "utf8").replace(/"version": "[^"]+"/, `"version": "${version}"`));
+  const md5sums = join(tree, "DEBIAN/md5sums");
+  if (existsSync(md5sums)) sh("sh", ["-c", `cd ${shq(tree)} && find opt usr -type f -print0 | sort -z | xargs -0 md5sum > DEBIAN/md5sums`]);
+  const out = join(dir, `wirebot_${version}_amd64.deb`);
+  // gzip -1: this build only has to be installable, and xz would cost a minute.
+  sh("dpkg-deb", ["--build", "--root-owner-group", "-Zgzip", "-z1", tree, out]);
+  rmSync(tree, { recursive: true, force: true });
+  return out;
+}
 
 /** Commands the install story runs inside the container, directly or through the units it writes. */
 const NEEDED_COMMANDS = ["install", "plan", "secrets", "reconcile", "uninstall"];
@@ -157,6 +211,8 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
   /** vault name → value; every value is unique, so finding one in a file is proof it leaked there. */
   const vault = new Map<string, string>();
   let packed = false;
+  /** the .deb installed first (the upgrade step repacks it with a higher version) */
+  let deb = "";
   let installed = false;
   /** alice's ledger line after her Telegram turn, to compare with the restored appliance's */
   let aliceLedger: { requests: number; spendNusd: number } | null = null;
@@ -215,13 +271,13 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     expect(r.stdout).toMatch(/Overall exposure level for systemd-journald\.service: \d+\.\d/);
   });
 
-  it("execs as root in a clean environment with Node and npm", async () => {
-    const r = await c.execOk("id -u; echo \"CI=${CI-unset}\"; env | grep -c '^npm_config_' || true; node -v; npm -v");
-    const [uid, ci, npmVars, node] = r.stdout.trim().split("\n");
+  it("execs as root in a clean environment on a bare box: no Node, npm, compiler or Python", async () => {
+    const r = await c.execOk(`id -u; echo "CI=\${CI-unset}"; env | grep -c '^npm_config_' || true; for t in ${BARE_BOX_ABSENT.join(" ")}; do command -v $t || true; done`);
+    const [uid, ci, npmVars, ...found] = r.stdout.trim().split("\n");
     expect(uid).toBe("0");
     expect(ci).toBe("CI=unset");
     expect(npmVars).toBe("0");
-    expect(node).toBe(process.version);
+    expect(found, "interpreters and compilers a bare VPS lacks").toEqual([]);
     const bad = await c.exec("exit 7");
     expect(bad.code).toBe(7);
   });
@@ -252,26 +308,35 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
   });
 
   // ---- Issue 5, items 2–6: guarded until `wirebot install` exists -------------------------------
-  step("packs the project and installs it with npm -g, as a sysadmin would", null, async () => {
-    const packDir = mkdtempSync(join(tmpdir(), "wirebot-pack-"));
+  step("installs the .deb with apt on the bare box, as a sysadmin would: wirebot brings its own Node", null, async () => {
+    deb = packageDeb();
+    figures["package (.deb) size"] = `${(statSync(deb).size / 1e6).toFixed(1)} MB`;
+    c.copyIn(deb, `/root/${basename(deb)}`);
+    const t0 = performance.now();
+    // As on a VPS: `apt install ./file.deb`. Every Depends: is already on the box, so no download happens.
+    await c.execOk(`cd /root && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ./${shq(basename(deb))}`, { timeoutMs: 10 * 60_000 });
+    figures["apt install ./wirebot.deb"] = secs(performance.now() - t0);
+    figures["installed size (/opt/wirebot)"] = `${(await c.execOk("du -sm /opt/wirebot | cut -f1")).stdout.trim()} MB`;
+    expect((await c.execOk("readlink -f /usr/bin/wirebot")).stdout.trim()).toBe("/opt/wirebot/bin/wirebot");
+    expect((await c.execOk("wirebot --version")).stdout.trim()).toBe(VERSION);
+    // The package brought its Node to /opt/wirebot, not onto PATH.
+    expect((await c.execOk(`for t in ${BARE_BOX_ABSENT.join(" ")}; do command -v $t || true; done`)).stdout.trim()).toBe("");
+    packed = true;
+  });
+
+  step("for comparison, the npm tarball path on this host (Node 20, g++): install time and size", "packed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "wirebot-npm-path-"));
     try {
-      // `npm pack` runs `prepare` (the TypeScript build), so the tarball carries dist/ like a release.
-      // WIREBOT_E2E_TGZ tests a given tarball instead (a release candidate, or a patched build).
-      let tgzPath = process.env.WIREBOT_E2E_TGZ;
-      if (!tgzPath) {
-        const r = await runOk("npm", ["pack", "--json", "--pack-destination", packDir], { cwd: REPO, timeoutMs: 5 * 60_000 });
-        tgzPath = join(packDir, (JSON.parse(r.stdout) as { filename: string }[])[0]!.filename);
-      }
-      const tgz = basename(tgzPath);
-      c.copyIn(tgzPath, `/root/${tgz}`);
+      const r = await runOk("npm", ["pack", "--json", "--pack-destination", dir], { cwd: REPO, timeoutMs: 5 * 60_000 });
+      const tgz = join(dir, (JSON.parse(r.stdout) as { filename: string }[])[0]!.filename);
+      figures["npm tarball size"] = `${(statSync(tgz).size / 1e6).toFixed(1)} MB`;
       const t0 = performance.now();
-      // better-sqlite3 compiles here (its prebuilt binary lives on GitHub, which this machine cannot reach).
-      await c.execOk(`npm install -g --no-fund --no-audit /root/${shq(tgz)}`, { timeoutMs: 20 * 60_000 });
-      figures["npm install -g wirebot"] = secs(performance.now() - t0);
-      await c.execOk("wirebot --help");
-      packed = true;
+      // better-sqlite3 compiles here: its prebuilt binary lives on GitHub, which this machine cannot reach.
+      await runOk("npm", ["install", "-g", "--prefix", join(dir, "prefix"), "--no-fund", "--no-audit", "--allow-scripts=better-sqlite3", tgz], { timeoutMs: 20 * 60_000 });
+      figures["npm install -g ./wirebot.tgz (host)"] = secs(performance.now() - t0);
+      figures["npm -g installed size (host)"] = `${(await runOk("du", ["-sm", join(dir, "prefix")])).stdout.split("\t")[0]} MB (plus the host's Node and npm)`;
     } finally {
-      rmSync(packDir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -292,7 +357,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     } else c.writeFile(DEV_SECRETS, stringifyYaml(Object.fromEntries(vault)), 0o600);
     c.writeFile(CONFIG_IN_CONTAINER, plan.yaml, 0o600);
     if (CLOUDFLARED) {
-      c.copyIn(CLOUDFLARED, "/usr/local/bin/cloudflared", 0o755);
+      c.copyIn(cloudflaredBinary(), "/usr/local/bin/cloudflared", 0o755);
       const t = plan.config.tunnel;
       cloudflare = await startCloudflareStandin({
         apiToken: vault.get(plan.config.secrets.map.CLOUDFLARE_API_TOKEN!)!,
@@ -361,6 +426,13 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
   }
 
   step("every Wirebot unit is active", "installed", expectAllActive);
+
+  step("the units run what the package installed: wirebot from /opt/wirebot with its own Node, the gateways from the provisioned runtime", "installed", async () => {
+    const r = await c.execOk(`for u in ${units().join(" ")}; do echo "$u $(systemctl show -P ExecStart $u | sed -n 's/.*argv\\[\\]=\\([^;]*\\) ;.*/\\1/p')"; done`);
+    const argv = new Map(r.stdout.trim().split("\n").map((l) => [l.slice(0, l.indexOf(" ")), l.slice(l.indexOf(" ") + 1).trim()] as [string, string]));
+    for (const u of ["wirebot-secrets.service", "wirebot-reconcile.service"]) expect(argv.get(u), u).toMatch(/^\/opt\/wirebot\/node\/bin\/node \/opt\/wirebot\/lib\/bin\/wirebot\.js /);
+    for (const g of plan.layout.gateways) expect(argv.get(g.unit), g.unit).toMatch(/^\/opt\/wirebot\/runtime\//);
+  });
 
   step("the shared gateway answers /health on loopback and runs as wirebot", "installed", async () => {
     const g = plan.layout.shared!;
@@ -792,6 +864,114 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
       await expectAllActive();
     });
 
+  step("rbw backend under the real unit: a locked vault stops apply before any write; after `wirebot secrets unlock` the unit pulls through rbw's agent; ProtectHome=yes or rbw's default socket place breaks the pull", "installed", async () => {
+    // The vault contents come from the Bitwarden stand-in (the default backend of this suite).
+    if (!bitwarden) throw new Error("the rbw step needs WIREBOT_E2E_SECRETS=bitwarden (the default)");
+    // The stand-in as a sysadmin installs rbw (/usr/local/bin), run by the package's Node: the box has no other.
+    const lib = "/usr/local/lib/fake-rbw";
+    for (const f of ["rbw", "rbw-agent", "pinentry-file", "lib.mjs"]) {
+      const text = readFileSync(join(REPO, "test/fake-rbw", f), "utf8").replace(/^#!\/usr\/bin\/env node$/m, "#!/opt/wirebot/node/bin/node");
+      c.writeFile(`${lib}/${f}`, text, f.endsWith(".mjs") ? 0o644 : 0o755);
+    }
+    await c.execOk(`ln -sf ${lib}/rbw /usr/local/bin/rbw && ln -sf ${lib}/rbw-agent /usr/local/bin/rbw-agent`);
+    // The server holds what the Bitwarden vault holds now (generated secrets included): same values, other backend.
+    const master = `e2e-master-${randomBytes(8).toString("hex")}`;
+    const email = "ops@wirebot.test";
+    const serverDir = mkdtempSync(join(tmpdir(), "wirebot-rbw-server-"));
+    try {
+      await writeRbwServer(join(serverDir, "server.json"), { email, master, entries: bitwarden.plainSecrets().map((x) => ({ name: x.key, password: x.value })) });
+      c.copyIn(join(serverDir, "server.json"), "/var/lib/e2e-rbw/server.json", 0o600);
+    } finally {
+      rmSync(serverDir, { recursive: true, force: true });
+    }
+    c.writeFile("/root/.rbw-pin", `${master}\n`, 0o600);
+    // As root, once: rbw's own setup writes /root/.config/rbw/config.json.
+    await c.execOk(`rbw config set email ${email} && rbw config set base_url file:///var/lib/e2e-rbw/server.json && rbw config set pinentry ${lib}/pinentry-file`);
+
+    const original = (await c.execOk(`cat ${PATHS.configFile}`)).stdout;
+    const asRbw = parseYaml(original) as Record<string, any>;
+    asRbw.secrets = { backend: "rbw", map: asRbw.secrets.map };
+    const envs = async () => (await c.execOk(`cd /run/wirebot && sha256sum *.env users/*.env`)).stdout;
+    const envsBefore = await envs();
+    const unitBefore = (await c.execOk("cat /etc/systemd/system/wirebot-secrets.service")).stdout;
+    const before = await invocations(units());
+    try {
+      // The operator edits wirebot.yaml; with no agent unlocked, apply stops before writing anything.
+      c.writeFile(PATHS.configFile, stringifyYaml(asRbw), 0o600);
+      const locked = await c.exec("wirebot apply --yes", { env: installEnv(), timeoutMs: 5 * 60_000 });
+      expect(locked.code, locked.stderr).toBe(78);
+      expect(locked.stderr).toContain("secrets.rbw-locked");
+      expect(locked.stderr).toContain("wirebot secrets unlock");
+      expect((await c.execOk("cat /etc/systemd/system/wirebot-secrets.service")).stdout).toBe(unitBefore);
+      expect(await invocations(units())).toEqual(before);
+
+      const unlock = await c.execOk("wirebot secrets unlock", { env: { FAKE_PINENTRY_FILE: "/root/.rbw-pin" } });
+      expect(unlock.stdout).toContain("Unlocked: rbw-agent at /run/wirebot/rbw/socket");
+      expect((await c.execOk("stat -c '%F %a %U' /run/wirebot/rbw; stat -c '%F %U' /run/wirebot/rbw/socket")).stdout.trim().split("\n")).toEqual(["directory 700 root", "socket root"]);
+
+      const t0 = performance.now();
+      await c.execOk("wirebot apply --yes", { env: installEnv(), timeoutMs: 10 * 60_000 });
+      figures["apply switching secrets to rbw"] = secs(performance.now() - t0);
+      const unit = (await c.execOk("systemctl cat wirebot-secrets.service")).stdout;
+      expect(unit).toMatch(/^ProtectHome=tmpfs$/m);
+      expect(unit).toMatch(/^BindReadOnlyPaths=-\/root\/\.config\/rbw /m);
+      expect((await invocations(["wirebot-secrets.service"])).get("wirebot-secrets.service")).not.toBe(before.get("wirebot-secrets.service"));
+      await expectAllActive();
+      // Every value came back through rbw unchanged.
+      expect(await envs()).toBe(envsBefore);
+
+      // The unit really depends on the agent: locked, the restart fails with rbw's reason.
+      const restart = async () => {
+        await c.exec("systemctl reset-failed wirebot-secrets.service");
+        return c.exec("systemctl restart wirebot-secrets.service", { timeoutMs: 5 * 60_000 });
+      };
+      const journalSince = async (t: string) => (await c.execOk(`journalctl -u wirebot-secrets.service --no-pager -o cat --since @${t}`)).stdout;
+      const cursor = async () => (await c.execOk("date +%s")).stdout.trim();
+      await c.execOk("XDG_RUNTIME_DIR=/run/wirebot rbw lock");
+      let at = await cursor();
+      expect((await restart()).code).not.toBe(0);
+      expect(await journalSince(at)).toContain("secrets.rbw-locked");
+      await c.execOk("wirebot secrets unlock", { env: { FAKE_PINENTRY_FILE: "/root/.rbw-pin" } });
+
+      // Weakened units turn the pull red: each adjustment of the sandbox is needed.
+      const weakened: [string, string, RegExp][] = [
+        ["the unit's sandbox as before (ProtectHome=yes, no binds) hides root's rbw config and cache", "[Service]\nProtectHome=yes\nBindReadOnlyPaths=\n", /error\[secrets\.rbw-[a-z]+\]/],
+      ];
+      for (const [why, dropIn, reason] of weakened) {
+        // Written from inside: the container's /run is its own tmpfs, which the host-side machine dir does not show.
+        await c.execOk("mkdir -p /run/systemd/system/wirebot-secrets.service.d && cat > /run/systemd/system/wirebot-secrets.service.d/50-e2e-weaken.conf && systemctl daemon-reload", { input: dropIn });
+        expect((await c.execOk("systemctl cat wirebot-secrets.service")).stdout, why).toContain(dropIn.split("\n")[1]!);
+        at = await cursor();
+        const r = await restart();
+        const log = await journalSince(at);
+        expect(r.code, `${why}: the pull must fail\n${log}`).not.toBe(0);
+        expect(log, why).toMatch(reason);
+        say(`rbw weakened (${why}): the pull failed as expected: ${log.split("\n").filter((l) => /rbw/.test(l)).slice(-1)[0] ?? ""}`);
+        await c.execOk("rm -f /run/systemd/system/wirebot-secrets.service.d/50-e2e-weaken.conf && systemctl daemon-reload");
+      }
+      expect((await restart()).code).toBe(0);
+
+      // Why wirebot passes XDG_RUNTIME_DIR=/run/wirebot to rbw: in the unit's sandbox rbw's own default is the
+      // private /tmp/rbw-0, where no agent is (red); with it, the agent `wirebot secrets unlock` started answers.
+      const sandboxed = (env: string) =>
+        c.exec(`systemd-run --wait --pipe --quiet -p ProtectHome=tmpfs -p PrivateTmp=yes -p ProtectSystem=strict -p BindReadOnlyPaths="-/root/.config/rbw -/root/.cache/rbw" ${env} rbw unlocked`);
+      const without = await sandboxed("");
+      expect(without.code, without.stdout + without.stderr).not.toBe(0);
+      expect(without.stderr).toContain("agent not running");
+      const withVar = await sandboxed("-E XDG_RUNTIME_DIR=/run/wirebot");
+      expect(withVar.code, withVar.stderr).toBe(0);
+    } finally {
+      // Back to Bitwarden for the rest of the story; apply brings up whatever the failed pulls stopped.
+      c.writeFile(PATHS.configFile, original, 0o600);
+      await c.exec("rm -f /run/systemd/system/wirebot-secrets.service.d/50-e2e-weaken.conf; systemctl daemon-reload; systemctl reset-failed");
+      await c.execOk("wirebot apply --yes", { env: installEnv(), timeoutMs: 10 * 60_000 });
+      await c.exec("XDG_RUNTIME_DIR=/run/wirebot rbw stop-agent");
+    }
+    expect((await c.execOk("cat /etc/systemd/system/wirebot-secrets.service")).stdout).toBe(unitBefore);
+    await expectAllActive();
+    expect(await envs()).toBe(envsBefore);
+  });
+
   step("user add --mode dedicated: the new gateway starts healthy; the secrets unit and the other gateways keep running", "installed", async () => {
     const keep = ["wirebot-secrets.service", ...plan.layout.gateways.map((g) => g.unit)];
     const before = await invocations(keep);
@@ -810,6 +990,37 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     expect(env).toBe("600 root");
   });
 
+  step("apt install of a newer build: nothing restarts until `wirebot apply`, which restarts only the reconcile daemon", "installed", async () => {
+    const all = [...units(), "clawdbot-gateway@gina.service"];
+    const before = await invocations(all);
+    const newer = `${VERSION}+e2e1`;
+    const bumped = bumpedDeb(deb, newer);
+    try {
+      c.copyIn(bumped, `/root/${basename(bumped)}`);
+      const t0 = performance.now();
+      const r = await c.execOk(`cd /root && DEBIAN_FRONTEND=noninteractive apt-get install -y ./${shq(basename(bumped))}`, { timeoutMs: 10 * 60_000 });
+      figures["apt install of the newer .deb (upgrade)"] = secs(performance.now() - t0);
+      expect(`${r.stdout}${r.stderr}`).toContain("run `sudo wirebot apply`");
+    } finally {
+      rmSync(dirname(bumped), { recursive: true, force: true });
+    }
+    expect((await c.execOk("wirebot --version")).stdout.trim()).toBe(newer);
+    // The package touched no unit, config or state: every unit still runs the process it ran before.
+    expect(await invocations(all)).toEqual(before);
+    const pending = await c.exec(PLAN_EMPTY);
+    expect(pending.code, pending.stdout + pending.stderr).toBe(2);
+    expect(pending.stdout + pending.stderr).toContain("wirebot-reconcile.service");
+
+    await c.execOk("wirebot apply --yes", { env: installEnv(), timeoutMs: 10 * 60_000 });
+    const after = await invocations(all);
+    for (const u of all) {
+      if (u === "wirebot-reconcile.service") expect(after.get(u), `${u} restarts onto the new wirebot`).not.toBe(before.get(u));
+      else expect(after.get(u), `${u} keeps running`).toBe(before.get(u));
+    }
+    expect((await c.exec(PLAN_EMPTY)).code).toBe(0);
+    expect((await c.execOk("systemctl show -P Environment wirebot-reconcile.service")).stdout).toContain(`WIREBOT_VERSION=${newer}`);
+  });
+
   step("uninstall: no Wirebot unit remains, data is kept", "installed", async () => {
     await c.execOk(UNINSTALL, { timeoutMs: 5 * 60_000 });
     const loaded = await c.execOk("systemctl list-units --all --plain --no-legend 'wirebot-*' 'clawdbot-gateway*' 'cloudflared-wirebot*'");
@@ -823,9 +1034,11 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
 
   step("uninstall --purge: nothing of Wirebot remains", "installed", async () => {
     await c.execOk(PURGE, { timeoutMs: 5 * 60_000 });
-    const leftovers = [PATHS.etcDir, plan.config.paths.data, "/opt/wirebot", PATHS.ledgerDir, PATHS.runDir, PATHS.sysusers, PATHS.tmpfiles, PATHS.tunnelConfig];
+    const leftovers = [PATHS.etcDir, plan.config.paths.data, PATHS.ledgerDir, PATHS.runDir, PATHS.sysusers, PATHS.tmpfiles, PATHS.tunnelConfig];
     const r = await c.exec(`for p in ${leftovers.map(shq).join(" ")}; do test -e "$p" && echo "$p"; done; ls /etc/systemd/system | grep -E '^(wirebot-|clawdbot-gateway|cloudflared-wirebot)' || true`);
     expect(r.stdout.trim().split("\n").filter(Boolean)).toEqual([]);
+    // What wirebot made under /opt/wirebot (runtime, skills, plugins) is gone; what the package installed stays for apt.
+    expect((await c.execOk("ls /opt/wirebot")).stdout.trim().split("\n")).toEqual(["bin", "lib", "node", "npm"]);
     const users = ["wirebot", ...plan.layout.dedicated.map((g) => g.serviceUser), "wb-gina"];
     const pw = await c.exec(`for u in ${users.join(" ")}; do getent passwd $u; done`);
     expect(pw.stdout.trim()).toBe("");
@@ -862,6 +1075,20 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
   });
 
   // ---- Teardown is a test too: a harness that leaks containers poisons every later run ----------
+  step("apt remove refuses while the appliance runs; after `wirebot uninstall`, apt purge removes the package and no data", "installed", async () => {
+    const refused = await c.exec("DEBIAN_FRONTEND=noninteractive apt-get remove -y wirebot", { timeoutMs: 5 * 60_000 });
+    expect(refused.code).not.toBe(0);
+    expect(`${refused.stdout}${refused.stderr}`).toContain("wirebot uninstall");
+    expect((await c.execOk("dpkg-query -W -f '${Status}' wirebot")).stdout).toBe("install ok installed");
+    await expectAllActive();
+
+    await c.execOk(UNINSTALL, { timeoutMs: 5 * 60_000 });
+    await c.execOk("DEBIAN_FRONTEND=noninteractive apt-get purge -y wirebot", { timeoutMs: 5 * 60_000 });
+    expect((await c.exec("test -e /opt/wirebot || test -e /usr/bin/wirebot")).code).not.toBe(0);
+    // The package's purge deletes nothing wirebot's CLI made: the config, the ledger and the data stay.
+    await c.execOk(`ls -d ${[PATHS.configFile, PATHS.ledgerDir, plan.config.paths.data].map(shq).join(" ")}`);
+  });
+
   it("tears down: no nspawn process, no machine dir, no mount", async () => {
     const nspawn = c.nspawnPid!;
     const leader = c.leader;
