@@ -14,7 +14,8 @@ export const MACHINES_DIR = join(CACHE_DIR, "machines");
  */
 const USE_OVERLAY = process.env.WIREBOT_E2E_COPY !== "1";
 const BOOT_TIMEOUT_MS = 180_000;
-// Gateways get TimeoutStopSec=90s to drain (longer when Telegram is unreachable, as here): wait past it.
+// Gateways get TimeoutStopSec=10s and force their own exit 5 s after SIGTERM (docs/runtime.md#stopping-a-gateway);
+// the margin covers systemd's own stop jobs on a loaded machine.
 const STOP_TIMEOUT_MS = 120_000;
 const CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

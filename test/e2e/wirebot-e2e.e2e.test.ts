@@ -434,6 +434,13 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     for (const g of plan.layout.gateways) expect(argv.get(g.unit), g.unit).toMatch(/^\/opt\/wirebot\/runtime\//);
   });
 
+  step("each gateway sized its stop from its unit: the runtime read TimeoutStopSec=10s through systemctl (no 85 s drain)", "installed", async () => {
+    for (const g of plan.layout.gateways) {
+      const line = (await c.execOk(`journalctl -u ${g.unit} --no-pager -o cat | grep 'shutdown budget at startup' | tail -1`)).stdout.trim();
+      expect(line, g.unit).toContain("TimeoutStopUSec=10000ms");
+    }
+  });
+
   step("the shared gateway answers /health on loopback and runs as wirebot", "installed", async () => {
     const g = plan.layout.shared!;
     expect(await health(g.port)).toBeTypeOf("object");
