@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { captureLogger, meterConfig, sampleStandin, SAMPLE_DAY, SAMPLE_NOON } from "../../test/litellm-standin/fixtures.ts";
 import { benchAgents, generateRows, SAMPLE_AGENTS } from "../../test/litellm-standin/generate.ts";
-import { seedKey, startStandin, type Standin } from "../../test/litellm-standin/server.ts";
+import { renderRow, seedKey, startStandin, type Standin } from "../../test/litellm-standin/server.ts";
 import { groundTruthNusd } from "../../test/litellm-standin/store.ts";
 import { Meter } from "./daemon.ts";
 import { openLedgerDb } from "./db.ts";
@@ -109,6 +109,24 @@ describe("ingest of dense data", () => {
       const p = new URL(u, "http://x").searchParams;
       expect(Date.parse(p.get("end_date")!.replace(" ", "T") + "Z") - Date.parse(p.get("start_date")!.replace(" ", "T") + "Z")).toBeLessThanOrEqual(1000);
     }
+  });
+
+  it("skips unreadable rows once each, in split windows and inside an overflowing second alike", async () => {
+    const { from } = await dense(1500, 120);
+    // one unreadable row in the burst second (read through OFFSET passes) and one in an ordinary window
+    const spoil = (id: string) => {
+      const row = s.store.rows.find((r) => r.request_id === id)!;
+      row.extra = { ...renderRow(row, "v2"), spend: "not-a-number" };
+      return row;
+    };
+    const spoiled = [spoil("burst-3"), spoil(s.store.rows[100]!.request_id)];
+    const { db, ledger, client } = setup(s);
+    const { log, text } = captureLogger();
+    const r = await runIngestCycle(client, ledger, { overlapMs: 1_800_000, settleMs: 60_000, pageSize: 50, now: () => from + 4 * 3_600_000, backfillFromMs: from - 1000, log });
+    expect(r.badRows).toBe(2);
+    expect(text().match(/skipped an unreadable spend row/g)).toHaveLength(2);
+    expect(r.inserted).toBe(s.store.rows.length - 2);
+    expect(keySums(db)).toEqual(groundTruthNusd(s.store.rows.filter((x) => !spoiled.includes(x))));
   });
 
   it("retries 5xx, resets and timeouts, and still ends exact", async () => {

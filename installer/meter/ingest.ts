@@ -80,56 +80,49 @@ export async function runIngestCycle(client: LiteLlmClient, ledger: Ledger, o: I
   };
   if (toMs <= fromMs) return r;
 
-  const fetchWindow = (a: number, b: number) => client.spendLogs({ startMs: a, endMs: b, pageSize, ...(o.signal ? { signal: o.signal } : {}) });
+  const fetchWindow = (a: number, b: number) =>
+    client.spendLogs({ startMs: a, endMs: b, pageSize, ...(o.signal ? { signal: o.signal } : {}) }).then(toWindowRead);
   let a = fromMs;
   let width = toMs - fromMs;
-  let prefetched: { a: number; b: number; page: Promise<SpendLogsPage> } | null = null;
+  let prefetched: { a: number; b: number; read: Promise<WindowRead> } | null = null;
   while (a < toMs) {
     if (o.signal?.aborted) {
       r.outcome = "aborted";
       return r;
     }
     const b = Math.min(a + width, toMs);
-    const first = prefetched && prefetched.a === a && prefetched.b === b ? await prefetched.page : await fetchWindow(a, b);
+    const first = prefetched && prefetched.a === a && prefetched.b === b ? await prefetched.read : await fetchWindow(a, b);
     prefetched = null;
     r.requests++;
-    let rows = first.data;
-    if (first.total_is_capped === true || first.total > first.data.length) {
+    let read = first;
+    if (first.capped || first.total > first.size) {
       if (b - a > SECOND) {
         width = Math.max(SECOND, floorSec((b - a) / 2));
         continue;
       }
-      rows = await readTiedSecond(client, a, b, first.total, first.total_is_capped === true, pageSize, o, r);
+      read = await readTiedSecond(client, a, b, first.total, first.capped, pageSize, o, r);
     }
     // Windows share their boundary second (both ends are inclusive at second precision and startTime
     // has milliseconds), so rows at exactly b.000 are read twice and ignored the second time.
-    if (rows.length < pageSize / 4) width = Math.min(width * 2, Math.max(SECOND, toMs - b));
+    if (read.size < pageSize / 4) width = Math.min(width * 2, Math.max(SECOND, toMs - b));
     if (b < toMs) {
-      // Ask for the next window before the synchronous parse and commit, so LiteLLM serialises it
-      // while SQLite writes this one. Its failure surfaces when it is awaited.
+      // Ask for the next window before the synchronous commit, so LiteLLM serialises it while SQLite
+      // writes this one. Its failure surfaces when it is awaited.
       const nb = Math.min(b + width, toMs);
-      prefetched = { a: b, b: nb, page: fetchWindow(b, nb) };
-      prefetched.page.catch(() => undefined);
+      prefetched = { a: b, b: nb, read: fetchWindow(b, nb) };
+      prefetched.read.catch(() => undefined);
       // undici writes the request on a later tick; yield once so it is on the wire before we block.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    const events: SpendEvent[] = [];
-    for (const raw of rows) {
-      try {
-        events.push(parseSpendRow(raw));
-      } catch (err) {
-        if (!(err instanceof RowError)) throw err;
-        r.badRows++;
-        o.log?.warn({ reason: err.message }, "skipped an unreadable spend row");
-      }
-    }
+    for (const reason of read.bad) o.log?.warn({ reason }, "skipped an unreadable spend row");
+    r.badRows += read.bad.length;
     if (o.signal?.aborted) {
       r.outcome = "aborted";
       return r;
     }
-    const c = ledger.commitWindow(events, b, now());
+    const c = ledger.commitWindow(read.events, b, now());
     r.windows++;
-    r.rowsSeen += events.length;
+    r.rowsSeen += read.events.length;
     r.inserted += c.inserted;
     r.duplicates += c.duplicates;
     r.conflicts += c.conflicts;
@@ -140,6 +133,35 @@ export async function runIngestCycle(client: LiteLlmClient, ledger: Ledger, o: I
   r.watermarkMs = Math.max(r.watermarkMs, toMs);
   r.outcome = "ingested";
   return r;
+}
+
+/** A page reduced to what the ledger keeps: rows that could not be ledgered become their reasons. */
+interface WindowRead {
+  total: number;
+  capped: boolean;
+  /** rows the page returned, readable or not (what `total` is compared with) */
+  size: number;
+  events: SpendEvent[];
+  bad: string[];
+}
+
+/**
+ * Turns a page into events as soon as it arrives. The raw page (every LiteLLM column, metadata objects)
+ * is several times the size of its events; dropping it before the next await keeps it in V8's young
+ * generation, where it dies cheaply, instead of being promoted while the previous window commits.
+ */
+function toWindowRead(p: SpendLogsPage): WindowRead {
+  const events: SpendEvent[] = [];
+  const bad: string[] = [];
+  for (const raw of p.data) {
+    try {
+      events.push(parseSpendRow(raw));
+    } catch (err) {
+      if (!(err instanceof RowError)) throw err;
+      bad.push(err.message);
+    }
+  }
+  return { total: p.total, capped: p.total_is_capped === true, size: p.data.length, events, bad };
 }
 
 /**
@@ -155,18 +177,22 @@ async function readTiedSecond(
   pageSize: number,
   o: IngestOptions,
   r: CycleResult,
-): Promise<Record<string, unknown>[]> {
-  const seen = new Map<string, Record<string, unknown>>();
+): Promise<WindowRead> {
+  const seen = new Map<string, SpendEvent>();
+  // An unreadable row has no usable id; its reason (which names the id when there is one) stands in for it.
+  const bad = new Set<string>();
+  const result = (): WindowRead => ({ total, capped, size: seen.size + bad.size, events: [...seen.values()], bad: [...bad] });
   const passes = o.maxOffsetPasses ?? 8;
   for (let pass = 0; pass < passes; pass++) {
     for (let page = 1; ; page++) {
-      const p = await client.spendLogs({ startMs: a, endMs: b, page, pageSize, ...(o.signal ? { signal: o.signal } : {}) });
+      const p = toWindowRead(await client.spendLogs({ startMs: a, endMs: b, page, pageSize, ...(o.signal ? { signal: o.signal } : {}) }));
       r.requests++;
-      for (const row of p.data) seen.set(String(row["request_id"]), row);
-      if (p.data.length < pageSize) break;
+      for (const e of p.events) seen.set(e.requestId, e);
+      for (const reason of p.bad) bad.add(reason);
+      if (p.size < pageSize) break;
     }
-    if (!capped && seen.size >= total) return [...seen.values()];
+    if (!capped && seen.size + bad.size >= total) return result();
   }
-  o.log?.warn({ windowStart: new Date(a).toISOString(), rows: seen.size, total: capped ? ">10000" : total }, "a one-second window overflows a page and OFFSET paging could not see every row; the overlap and the daily re-sweep will retry");
-  return [...seen.values()];
+  o.log?.warn({ windowStart: new Date(a).toISOString(), rows: seen.size + bad.size, total: capped ? ">10000" : total }, "a one-second window overflows a page and OFFSET paging could not see every row; the overlap and the daily re-sweep will retry");
+  return result();
 }

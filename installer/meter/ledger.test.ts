@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { loadSampleRows, SAMPLE_AGENTS } from "../../test/litellm-standin/generate.ts";
 import { renderRow } from "../../test/litellm-standin/server.ts";
 import { captureLogger } from "../../test/litellm-standin/fixtures.ts";
-import { migrate, openLedgerDb } from "./db.ts";
+import { LEDGER_CACHE_KIB, migrate, openLedgerDb } from "./db.ts";
 import { Ledger, parseLiteLlmTime, parseSpendRow, toNusd } from "./ledger.ts";
 import { MIGRATIONS } from "./migrations/index.ts";
 import { sha256Hex } from "./litellm-keys.ts";
@@ -21,6 +21,9 @@ describe("migrations", () => {
     const db = openLedgerDb(file);
     expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.at(-1)!.version);
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    // SQLite's page cache is bounded by the meter's memory budget, not better-sqlite3's 16 MB default
+    expect(db.pragma("cache_size", { simple: true })).toBe(-LEDGER_CACHE_KIB);
+    expect(LEDGER_CACHE_KIB).toBeLessThan(16_000);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
     expect(tables).toEqual(["agent_keys", "budget_events", "spend_anomalies", "spend_daily", "spend_events", "sync_state"]);
     expect(migrate(db)).toBe(1);
@@ -55,6 +58,25 @@ describe("parsing", () => {
     const hit = sampleEvents().find((e) => e.requestId.includes("_cache_hit"))!;
     expect(hit.cacheHit).toBe(true);
     expect(sampleEvents().filter((e) => e.cacheHit)).toHaveLength(1);
+  });
+});
+
+describe("keySpendSince", () => {
+  it("equals the sum of the key's events from any instant, mid-day, at midnight, before and after them", () => {
+    const db = openLedgerDb(tmp());
+    const ledger = new Ledger(db, "default");
+    // the sample is one day; spread copies over three days so whole days and a partial first day both count
+    const base = sampleEvents();
+    const events = [0, 1, 2].flatMap((d) => base.map((e) => ({ ...e, requestId: `${e.requestId}-d${d}`, startMs: e.startMs + d * 86_400_000 })));
+    ledger.commitWindow(events, 0, 1);
+    const raw = db.prepare("SELECT coalesce(sum(spend_nusd), 0) FROM spend_events WHERE key_hash = ? AND start_ms >= ?").pluck();
+    const times = [...new Set(events.map((e) => e.startMs))].sort((a, b) => a - b);
+    const midnight = Math.floor(times[0]! / 86_400_000) * 86_400_000;
+    const since = [0, midnight, midnight + 86_400_000, midnight + 86_400_000 + 1, times.at(-1)! + 1, ...times, ...times.map((t) => t + 1)];
+    const hashes = [...new Set(events.map((e) => e.keyHash))];
+    for (const h of hashes) for (const t of since) expect(ledger.keySpendSince(h, t), `since ${new Date(t).toISOString()}`).toBe(raw.get(h, t));
+    expect(ledger.keySpendSince(hashes[0]!, midnight + 86_400_000 + 1)).toBeGreaterThan(0);
+    expect(ledger.keySpendSince("unknown", 0)).toBe(0);
   });
 });
 
