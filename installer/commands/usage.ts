@@ -7,10 +7,9 @@ import { createNodeHost } from "../host/node-host.ts";
 import type { Io } from "../io.ts";
 import { ApiError, parseUsageQuery, readUsage } from "../meter/api.ts";
 import { readBudgets } from "../meter/budgets.ts";
-import { openLedgerDb } from "../meter/db.ts";
+import { ledgerPathFor, openLedgerDb } from "../meter/db.ts";
 import { Ledger, type UsageRow } from "../meter/ledger.ts";
 import { formatUsd } from "../meter/money.ts";
-import { ledgerPathFor } from "../meter/run.ts";
 
 export interface UsageOptions {
   agent?: string;

@@ -1,10 +1,14 @@
 /** Opens the ledger (better-sqlite3, WAL) and runs the forward-only migrations tracked by PRAGMA user_version. */
 import Database from "better-sqlite3";
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type { Logger } from "pino";
+import { PATHS } from "../config/layout.ts";
 import { WirebotError } from "../errors.ts";
 import { MIGRATIONS, type Migration } from "./migrations/index.ts";
+
+/** The ledger path for a root (`/` in production, a temp dir in tests); here so `usage` needs no daemon module. */
+export const ledgerPathFor = (root = "/") => join(root, PATHS.ledger);
 
 export type Db = Database.Database;
 

@@ -1,7 +1,6 @@
 /** The reconcile entry shared by `wirebot reconcile` and reconcile-main.ts: env checks, --once output, --daemon signals. */
-import path from "node:path";
 import type { Logger } from "pino";
-import { litellmKeyVar, meteredAgents, PATHS } from "../config/layout.ts";
+import { litellmKeyVar, meteredAgents } from "../config/layout.ts";
 import { API_TOKEN_VAR, LITELLM_MASTER_VAR } from "../config/secret-plan.ts";
 import type { Config } from "../config/schema.ts";
 import { configError, EXIT, usageError } from "../errors.ts";
@@ -9,6 +8,7 @@ import type { Io } from "../io.ts";
 import { createLogger } from "../log.ts";
 import { Meter, runDaemon } from "./daemon.ts";
 import { formatUsd } from "./money.ts";
+import { ledgerPathFor } from "./db.ts";
 
 export interface ReconcileOptions {
   once?: boolean;
@@ -31,8 +31,7 @@ export interface ReconcileOptions {
   now?: () => number;
 }
 
-/** The ledger path for a root (`/` in production, a temp dir in tests). */
-export const ledgerPathFor = (root = "/") => path.join(root, PATHS.ledger);
+export { ledgerPathFor } from "./db.ts";
 
 function agentKeysFromEnv(config: Config, env: Readonly<Record<string, string | undefined>>): Map<string, string> {
   const out = new Map<string, string>();
