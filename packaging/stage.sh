@@ -10,17 +10,14 @@ root="${1:?usage: packaging/stage.sh OUTDIR}"
 cd "$repo"
 if [ -e "$root" ] && [ -n "$(ls -A "$root")" ]; then echo "stage.sh: $root is not empty" >&2; exit 1; fi
 
-version="$(node -p 'require("./package.json").version')"
-author="$(node -p 'require("./package.json").author || ""')"
-[ -n "$author" ] || { echo "stage.sh: package.json has no \"author\" (the packages' maintainer)" >&2; exit 1; }
+who=stage.sh
+. "$here/meta.sh"
 # One Node on the box: the runtime's pinned Node (schema default) also runs wirebot. WIREBOT_DEB_NODE overrides it.
 node_version="${WIREBOT_DEB_NODE:-$(grep -E '^\s*node: z\.string\(\)' installer/config/schema.ts | grep -oE 'default\("[0-9]+\.[0-9]+\.[0-9]+"\)' | grep -m1 -oE '[0-9.]+[0-9]' || true)}"
 [ -n "$node_version" ] || { echo "stage.sh: cannot read runtime.node's default from installer/config/schema.ts; set WIREBOT_DEB_NODE=24.x.y" >&2; exit 1; }
 # npm ships node-gyp; using it avoids a dev dependency and any header download (--nodedir points at the bundled headers).
 node_gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
 [ -f "$node_gyp" ] || { echo "stage.sh: node-gyp not found next to npm ($node_gyp)" >&2; exit 1; }
-# Dates in the packages come from the commit, so two builds of one commit agree.
-epoch="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/wirebot-stage.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -111,7 +108,7 @@ sh "$here/manpage.sh" "$node_bin" "$opt/lib/bin/wirebot.js" "$version" "$(date -
 first_year="$({ git log --max-parents=0 --format=%ad --date=format:%Y 2>/dev/null || true; } | sort | sed -n 1p)"
 year="$(date -u -d "@$epoch" +%Y)"
 years="${first_year:-$year}"; [ "$years" = "$year" ] || years="$years-$year"
-sed -e "s/@YEARS@/$years/" -e "s/@AUTHOR@/$author/" "$here/copyright.in" > "$root/usr/share/doc/wirebot/copyright"
+sed -e "s/@YEARS@/$years/" -e "s/@AUTHOR@/$maintainer/" "$here/copyright.in" > "$root/usr/share/doc/wirebot/copyright"
 
 # Modes do not depend on the build machine's umask: directories 0755, files 0644 unless executable.
 chmod -R u+rwX,go+rX,go-w "$root"

@@ -9,10 +9,8 @@ here="$repo/packaging/deb"
 out="$repo/dist/pkg"
 cd "$repo"
 
-version="$(node -p 'require("./package.json").version')"
-maintainer="$(node -p 'require("./package.json").author || ""')"
-[ -n "$maintainer" ] || { echo "deb/build.sh: package.json has no \"author\" (the Maintainer)" >&2; exit 1; }
-epoch="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
+who=deb/build.sh
+. "$repo/packaging/meta.sh"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/wirebot-deb.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

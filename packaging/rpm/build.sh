@@ -10,10 +10,8 @@ out="$repo/dist/pkg"
 cd "$repo"
 command -v rpmbuild >/dev/null || { echo "rpm/build.sh: rpmbuild is missing (Debian: apt-get install rpm)" >&2; exit 1; }
 
-version="$(node -p 'require("./package.json").version')"
-maintainer="$(node -p 'require("./package.json").author || ""')"
-[ -n "$maintainer" ] || { echo "rpm/build.sh: package.json has no \"author\" (the Packager)" >&2; exit 1; }
-epoch="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
+who=rpm/build.sh
+. "$repo/packaging/meta.sh"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/wirebot-rpm.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
