@@ -32,4 +32,13 @@ describe("preflight", () => {
     expect(issues.map((i) => i.path)).toEqual(["os", "systemd", "disk", "port 18920"]);
     expect(issues[3]!.message).toContain("for erin");
   });
+
+  it("wants Debian 12+ or Ubuntu 22.04+, not just the family: an older release is named and refused", () => {
+    for (const [osId, osVersion] of [["debian", "11"], ["ubuntu", "20.04"], ["debian", ""], ["almalinux", "8.10"]] as const) {
+      const issues = judge(c, l, { ...ok, osId, osVersion });
+      expect(issues.map((i) => i.path), `${osId} ${osVersion}`).toEqual(["os"]);
+      expect(issues[0]!.message).toMatch(/is not supported: Debian 12\+ or Ubuntu 22\.04\+ is needed/);
+    }
+    for (const [osId, osVersion] of [["debian", "12"], ["debian", "13"], ["ubuntu", "22.04"], ["ubuntu", "24.04"]] as const) expect(judge(c, l, { ...ok, osId, osVersion }), `${osId} ${osVersion}`).toEqual([]);
+  });
 });

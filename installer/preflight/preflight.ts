@@ -38,11 +38,20 @@ export function memoryNeeded(l: Layout): number {
   return l.gateways.length * GATEWAY_RSS_BYTES + BASE_RESERVE_BYTES;
 }
 
+/** The releases wirebot is built and tested for (the .deb's Depends:, systemd 247+, glibc of the bundled Node). */
+const MIN_OS: Record<string, number> = { debian: 12, ubuntu: 22.04 };
+
+export function supportedOs(id: string, version: string): boolean {
+  const min = MIN_OS[id];
+  const v = Number.parseFloat(version);
+  return min !== undefined && Number.isFinite(v) && v >= min;
+}
+
 /** Pure judgement of the facts against the layout. */
 export function judge(c: Config, l: Layout, f: HostFacts): ErrorIssue[] {
   const issues: ErrorIssue[] = [];
-  if (!["debian", "ubuntu"].includes(f.osId))
-    issues.push({ path: "os", message: `${f.osId || "unknown"} ${f.osVersion} is not supported: Debian 12+ or Ubuntu 22.04+ is needed` });
+  if (!supportedOs(f.osId, f.osVersion))
+    issues.push({ path: "os", message: `${f.osId || "unknown"} ${f.osVersion || "(no VERSION_ID in /etc/os-release)"} is not supported: Debian 12+ or Ubuntu 22.04+ is needed` });
   if (f.systemdVersion === null) issues.push({ path: "systemd", message: "systemd is not running as the service manager (systemctl --version failed)" });
   else if (f.systemdVersion < MIN_SYSTEMD)
     issues.push({
