@@ -18,6 +18,7 @@ import { assertDataDirOwned } from "../preflight/data-dir.ts";
 import { provisionRuntime } from "../runtime/provision.ts";
 import { assertAccessToken, BWS_CRED_ENCRYPTED, BWS_CRED_PLAIN, storeBootstrapToken, type StoredToken } from "../secrets/bootstrap-token.ts";
 import { parseEnvFile } from "../secrets/env-file.ts";
+import { parseSecretFile } from "../secrets/secret-file.ts";
 import { loadConfig, type CommandContext } from "./context.ts";
 
 export interface BackupOptions {
@@ -71,6 +72,8 @@ async function knownSecrets(host: Host): Promise<string[]> {
       if (name.endsWith(".env")) for (const v of parseEnvFile(buf.toString("utf8")).values()) values.push(v);
       else if (name === "cloudflared.token" || name === "cloudflared.json") values.push(buf.toString("utf8").trim());
     }
+  const keys = await host.readFile(PATHS.gatewayKeys).catch(() => null);
+  if (keys) values.push(...parseSecretFile(keys.toString("utf8"), "json").values());
   // Short values would match ordinary text; real tokens and keys are long.
   return values.filter((v) => v.length >= 12);
 }

@@ -10,7 +10,7 @@ import { LiteLlmClient } from "../meter/litellm-client.ts";
 import { agentKeySpecs, ensureAgentKeys } from "../meter/litellm-keys.ts";
 import { SECRETS_UNIT, TUNNEL_UNIT } from "../render/units.ts";
 import { ensureWhatsAppPlugin } from "../channels/whatsapp-plugin.ts";
-import { parseEnvFile } from "../secrets/env-file.ts";
+import { needsRestart, parseSecretFile } from "../secrets/secret-file.ts";
 import { openBackend, pullSecrets } from "../secrets/pull.ts";
 import { buildIngress, publishedHosts } from "../tunnel/ingress.ts";
 import { provisionTunnel } from "../tunnel/cloudflare.ts";
@@ -87,7 +87,7 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
       await pullSecrets(config, ctx.host, ctx.io, {}, { logger: log });
       const after = await readEnvFiles();
       const consumers = new Set<string>();
-      for (const f of secrets.envFiles) if (before.get(f.path) !== after.get(f.path)) consumers.add(f.consumer);
+      for (const f of secrets.envFiles) if (needsRestart(f, before.get(f.path) ?? "", after.get(f.path) ?? "")) consumers.add(f.consumer);
       if (secrets.tunnelToken && before.get(secrets.tunnelToken.path) !== after.get(secrets.tunnelToken.path)) consumers.add(TUNNEL_UNIT);
       return [...consumers];
     },
@@ -100,10 +100,10 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
       }
       // The pull has just written every agent's key and the master key to tmpfs; read them there as root.
       const env = new Map<string, string>();
-      for (const f of secrets.envFiles) for (const [k, v] of parseEnvFile((await ctx.host.readFile(f.path))?.toString("utf8") ?? "")) env.set(`${f.path}:${k}`, v);
+      for (const f of secrets.envFiles) for (const [k, v] of parseSecretFile((await ctx.host.readFile(f.path))?.toString("utf8") ?? "", f.format)) env.set(`${f.path}:${k}`, v);
       const keys = new Map<string, string>();
       for (const a of meteredAgents(config, layout)) {
-        const v = env.get(`${a.gateway.envFile}:${litellmKeyVar(a.id)}`);
+        const v = env.get(`${a.gateway.keysFile ?? a.gateway.envFile}:${litellmKeyVar(a.id)}`);
         if (v) keys.set(a.id, v);
       }
       const adminKey = env.get(`${PATHS.reconcileEnv}:${LITELLM_MASTER_VAR}`);

@@ -28,7 +28,7 @@ const yaml = () => readFileSync(path.join(root, "etc/wirebot/wirebot.yaml"), "ut
 const aliceOwnBot = (t: string) => t.replace("    TELEGRAM_BOT_TOKEN_ERIN:", "    TELEGRAM_BOT_TOKEN_ALICE: wirebot/telegram-bot-token-alice\n    TELEGRAM_BOT_TOKEN_ERIN:");
 
 describe("wirebot user", () => {
-  it("add (shared) keeps the file's comments and flow style, adds the agent, and restarts no dedicated gateway", async () => {
+  it("add (shared) keeps the file's comments and flow style, adds the agent, and restarts no gateway (the shared one takes it live)", async () => {
     const { ctx, rec } = await installed();
     const code = await userAddCommand(ctx, { id: "frank", telegram: "456789012", budget: "15", name: "Frank" }, { live: true, converge: liveConverge() });
     expect(code).toBe(0);
@@ -39,7 +39,7 @@ describe("wirebot user", () => {
     expect(cfg.users.find((u) => u.id === "frank")).toMatchObject({ name: "Frank", channels: { telegram: { peer: "456789012" } }, budget: { monthlyUsd: 15 } });
     expect(readFileSync(path.join(root, "data/wirebot/gateway/clawdbot.json"), "utf8")).toContain("litellm-frank");
     const sc = rec.systemctl();
-    expect(sc.some((c) => /^restart .*clawdbot-gateway\.service/.test(c))).toBe(true);
+    expect(sc.some((c) => /^restart .*clawdbot-gateway\.service/.test(c))).toBe(false);
     expect(sc.filter((c) => c.startsWith("restart") || c.startsWith("stop")).some((c) => c.includes("erin"))).toBe(false);
     expect(snapshotTree(root)["data/wirebot/users/frank/workspace"]).toBe("700 dir");
   });

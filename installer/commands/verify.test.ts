@@ -17,7 +17,7 @@ afterEach(async () => {
   server = null;
 });
 
-const planOf = (units: Plan["units"]): Plan => ({ changes: [], restart: [], stop: [], units, manifest: { version: 1, paths: [], units: [] } });
+const planOf = (units: Plan["units"]): Plan => ({ changes: [], restart: [], reload: [], stop: [], units, manifest: { version: 1, paths: [], units: [] } });
 
 async function healthServer(body: Record<string, unknown>): Promise<string> {
   server = http.createServer((_req, res) => res.end(JSON.stringify(body)));
@@ -58,5 +58,30 @@ describe("createVerifier", () => {
     expect(first).toBe("is-active wirebot-secrets.service clawdbot-gateway.service wirebot-reconcile.service");
     expect(rest.length).toBeGreaterThan(0);
     for (const c of rest) expect(c).toBe("is-active wirebot-secrets.service clawdbot-gateway.service");
+  });
+
+  describe("a unit that takes the plan live", () => {
+    const reloadPlan = (): Plan => ({ ...planOf([{ name: "clawdbot-gateway.service" }]), reload: ["clawdbot-gateway.service"] });
+    const journal = (text: string) => recordingExec((c) => (c.cmd === "journalctl" ? { stdout: text } : {}));
+
+    it("passes when its journal since the apply shows the reload applied", async () => {
+      const rec = journal("[reload] config change detected; evaluating reload (agents.entries.zoe)\n[reload] config hot reload applied (agents.entries.zoe)\n");
+      const ctx = testContext(root, { exec: rec.exec });
+      expect(await createVerifier(ctx.host, ctx.io, { timeoutMs: 1000, intervalMs: 10 })(reloadPlan())).toEqual([]);
+      const call = rec.calls.find((c) => c.cmd === "journalctl")!;
+      expect(call.args).toEqual(expect.arrayContaining(["-u", "clawdbot-gateway.service", "--since"]));
+    });
+
+    it("fails when the gateway refused the new config and kept the old one (apply then rolls back)", async () => {
+      const ctx = testContext(root, { exec: journal("[reload] config change detected\n[reload] config reload skipped (invalid config): agents.entries.zoe.model\n").exec });
+      const issues = await createVerifier(ctx.host, ctx.io, { timeoutMs: 1000, intervalMs: 10 })(reloadPlan());
+      expect(issues).toEqual([{ path: "clawdbot-gateway.service", message: expect.stringMatching(/refused the new config.*reload skipped/) }]);
+    });
+
+    it("fails when nothing shows that the gateway read the change", async () => {
+      const ctx = testContext(root, { exec: journal("").exec });
+      const issues = await createVerifier(ctx.host, ctx.io, { timeoutMs: 1000, intervalMs: 10, reloadTimeoutMs: 100 })(reloadPlan());
+      expect(issues).toEqual([{ path: "clawdbot-gateway.service", message: expect.stringMatching(/no sign within 0 s/) }]);
+    });
   });
 });

@@ -8,6 +8,45 @@ import type { Io } from "../io.ts";
 export interface VerifyOptions {
   timeoutMs: number;
   intervalMs?: number;
+  /** how long a gateway may take to report a config change it takes live (default 30 s) */
+  reloadTimeoutMs?: number;
+}
+
+/** The runtime's verdicts on a config change it read from disk (its `[reload]` log lines). */
+const RELOAD_APPLIED = /config hot reload applied|requires gateway restart/;
+const RELOAD_REFUSED = /config reload skipped/;
+const RELOAD_SEEN = /config change detected/;
+/** A change the runtime only notes (nothing to reload) logs "detected" and no verdict: accepted after this long. */
+const DETECTED_GRACE_MS = 5_000;
+
+/**
+ * A unit that took the plan live (plan.reload) has no new InvocationID to wait for: its journal since
+ * the apply began must show that it applied the new config, not that it kept the old one.
+ */
+async function reloadIssues(host: Host, io: Io, units: readonly string[], sinceSec: number, timeoutMs: number, intervalMs: number): Promise<ErrorIssue[]> {
+  const issues: ErrorIssue[] = [];
+  for (const unit of units) {
+    io.err(`• waiting for ${unit} to take the new config live`);
+    const deadline = Date.now() + timeoutMs;
+    let detectedAt = 0;
+    let verdict: ErrorIssue | "ok" | null = null;
+    while (!verdict) {
+      const r = await host.exec("journalctl", ["--no-pager", "-o", "cat", "-u", unit, "--since", `@${sinceSec}`], { timeoutMs: 10_000 });
+      const lines = r.stdout.split("\n").filter((l) => l.includes("[reload]") || RELOAD_REFUSED.test(l));
+      const refused = lines.find((l) => RELOAD_REFUSED.test(l));
+      if (refused) verdict = { path: unit, message: `the gateway refused the new config and kept the old one: ${refused.trim()}` };
+      else if (lines.some((l) => RELOAD_APPLIED.test(l))) verdict = "ok";
+      else {
+        if (!detectedAt && lines.some((l) => RELOAD_SEEN.test(l))) detectedAt = Date.now();
+        if (detectedAt && Date.now() - detectedAt >= DETECTED_GRACE_MS) verdict = "ok";
+        else if (Date.now() >= deadline) verdict = { path: unit, message: `no sign within ${Math.round(timeoutMs / 1000)} s that the gateway read its new config (journalctl -u ${unit})` };
+        else await new Promise((res) => setTimeout(res, intervalMs));
+      }
+    }
+    if (verdict === "ok") io.err(`  ${unit}: took the new config live`);
+    else issues.push(verdict);
+  }
+  return issues;
 }
 
 /** true when every key of `expect` equals the body's value (the gateway's SPA answers 200 to unknown paths). */
@@ -23,6 +62,8 @@ export async function probeJson(url: string, expect: Record<string, unknown>, ti
 
 export function createVerifier(host: Host, io: Io, opts: VerifyOptions) {
   const sd = createSystemd(host);
+  // Made before the apply that it verifies: a reload logged from here on is this apply's.
+  const sinceSec = Math.floor(Date.now() / 1000) - 1;
   return async (plan: Plan): Promise<ErrorIssue[]> => {
     const deadline = Date.now() + opts.timeoutMs;
     const pending = new Map(plan.units.map((u) => [u.name, u]));
@@ -46,6 +87,7 @@ export function createVerifier(host: Host, io: Io, opts: VerifyOptions) {
       const state = states.get(name) ?? "";
       issues.push({ path: name, message: state !== "active" ? `unit is ${state || "unknown"}` : `no healthy answer from ${u.health?.url}` });
     }
-    return issues;
+    if (issues.length > 0 || plan.reload.length === 0) return issues;
+    return reloadIssues(host, io, plan.reload, sinceSec, opts.reloadTimeoutMs ?? 30_000, Math.min(opts.intervalMs ?? 500, 500));
   };
 }

@@ -21,6 +21,8 @@ export const PATHS = {
   secretsState:   "/run/wirebot/.bws-state",
   pulledStamp:    "/run/wirebot/pulled-at",
   pullStatus:     "/run/wirebot/pull-status.json",
+  gatewayKeysDir: "/run/wirebot-gateway",
+  gatewayKeys:    "/run/wirebot-gateway/agent-keys.json",
   ledgerDir:      "/var/lib/wirebot",
   ledger:         "/var/lib/wirebot/ledger.sqlite",
   manifest:       "/etc/wirebot/manifest.json",
@@ -45,6 +47,11 @@ export interface GatewayLayout {
   configPath: string;
   serviceUser: string;
   envFile: string;
+  /**
+   * The shared gateway's agents' LiteLLM keys, read by the runtime through a file SecretRef (not the
+   * environment), so a user added later reaches the running process with its config's hot reload.
+   */
+  keysFile: string | null;
   users: UserConfig[];
 }
 
@@ -62,6 +69,8 @@ export const userMode = (c: Config, u: UserConfig) => u.mode ?? c.mode;
 export const userDir = (c: Config, id: string) => `${c.paths.data}/users/${id}`;
 export const workspaceDir = (c: Config, id: string) => `${userDir(c, id)}/workspace`;
 /** The env var carrying one agent's LiteLLM virtual key. */
+/** The runtime's name for the file SecretRef provider that reads a gateway's keysFile. */
+export const AGENT_KEYS_PROVIDER = "wirebot-agent-keys";
 export const litellmKeyVar = (id: string) => `LITELLM_KEY_${id.toUpperCase().replace(/-/g, "_")}`;
 export const providerId = (id: string) => `litellm-${id}`;
 export const dedicatedUnit = (id: string) => `clawdbot-gateway@${id}.service`;
@@ -89,6 +98,7 @@ export function resolveLayout(c: Config): Layout {
           configPath: `${c.paths.data}/gateway/clawdbot.json`,
           serviceUser: SERVICE_USER,
           envFile: PATHS.gatewayEnv,
+          keysFile: PATHS.gatewayKeys,
           users: sharedUsers,
         };
   const nextPort = dedicatedPortAllocator(c, shared !== null);
@@ -103,6 +113,7 @@ export function resolveLayout(c: Config): Layout {
       configPath: `${userDir(c, u.id)}/clawdbot.json`,
       serviceUser: dedicatedServiceUser(u.id),
       envFile: `${PATHS.runUsersDir}/${u.id}.env`,
+      keysFile: null,
       users: [u],
     }));
   return {

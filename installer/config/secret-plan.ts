@@ -1,5 +1,5 @@
 /** Which secret each consumer needs: env var, vault name, and whether wirebot generates it. Pure. */
-import { GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, SYSTEM_AGENT_ID, type Layout } from "./layout.ts";
+import { GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, SERVICE_USER, SYSTEM_AGENT_ID, type Layout } from "./layout.ts";
 import type { Config } from "./schema.ts";
 import { ownBotVar, SHARED_BOT_VAR } from "./telegram-bots.ts";
 
@@ -18,6 +18,18 @@ export interface EnvFilePlan {
   /** the unit that reads it */
   consumer: string;
   vars: SecretNeed[];
+  /**
+   * "env": KEY=value lines for EnvironmentFile=, read by PID 1 as root (root 0600). "json": one object
+   * {VAR: value} the runtime itself reads through a file SecretRef, so it belongs to the consumer's user.
+   */
+  format: "env" | "json";
+  /** owner of a "json" file (the runtime refuses a secrets file it does not own) */
+  owner?: string;
+  /**
+   * The consumer re-reads this file when its config changes, so a new variable needs no restart; a
+   * changed value of one it already holds still does (nothing tells the runtime to read it again).
+   */
+  liveReload?: boolean;
 }
 
 export interface SecretPlan {
@@ -52,10 +64,13 @@ export function planSecrets(c: Config, l: Layout): SecretPlan {
 
   const envFiles: EnvFilePlan[] = [];
   if (l.shared) {
-    const vars: SecretNeed[] = [named(GATEWAY_TOKEN_VAR, "wirebot/gateway-token", "token"), ...l.shared.users.map((u) => agentKey(u.id)), agentKey(SYSTEM_AGENT_ID)];
+    // The agents' keys are not in the environment: a user added later must reach the running gateway.
+    const vars: SecretNeed[] = [named(GATEWAY_TOKEN_VAR, "wirebot/gateway-token", "token")];
     const tg = fromMap(TELEGRAM_TOKEN_VAR);
     if (tg && l.shared.users.some((u) => u.channels.telegram)) vars.push(tg);
-    envFiles.push({ path: PATHS.gatewayEnv, consumer: l.shared.unit, vars: [...vars, ...extras] });
+    envFiles.push({ path: PATHS.gatewayEnv, consumer: l.shared.unit, vars: [...vars, ...extras], format: "env" });
+    const keys = [...l.shared.users.map((u) => agentKey(u.id)), agentKey(SYSTEM_AGENT_ID)];
+    envFiles.push({ path: l.shared.keysFile ?? PATHS.gatewayKeys, consumer: l.shared.unit, vars: keys, format: "json", owner: SERVICE_USER, liveReload: true });
   }
   for (const g of l.dedicated) {
     const u = g.users[0]!;
@@ -65,12 +80,12 @@ export function planSecrets(c: Config, l: Layout): SecretPlan {
     ];
     const tg = fromMap(TELEGRAM_TOKEN_VAR, dedicatedTelegramVar(u.id));
     if (tg && u.channels.telegram) vars.push(tg);
-    envFiles.push({ path: g.envFile, consumer: g.unit, vars });
+    envFiles.push({ path: g.envFile, consumer: g.unit, vars, format: "env" });
   }
   const reconcile: SecretNeed[] = [named(API_TOKEN_VAR, "wirebot/api-token", "token")];
   const master = fromMap(LITELLM_MASTER_VAR);
   if (master) reconcile.push(master);
-  envFiles.push({ path: PATHS.reconcileEnv, consumer: "wirebot-reconcile.service", vars: reconcile });
+  envFiles.push({ path: PATHS.reconcileEnv, consumer: "wirebot-reconcile.service", vars: reconcile, format: "env" });
 
   const applyTime = [fromMap(LITELLM_MASTER_VAR), fromMap(CLOUDFLARE_TOKEN_VAR)].filter((s): s is SecretNeed => s !== null);
   return {

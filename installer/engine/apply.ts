@@ -50,6 +50,7 @@ export async function applyPlan(host: Host, plan: Plan, opts: ApplyOptions): Pro
   const sd = createSystemd(host);
   const result: ApplyResult = { written: 0, restarted: [], stopped: [], started: [], daemonReloaded: false };
   const byKind = (k: Resource["kind"]) => plan.changes.filter((c) => c.kind === k && c.action !== "delete");
+  const late = opts.live && opts.start && opts.hooks ? byKind("file").filter((c) => c.resource?.kind === "file" && c.resource.afterSecrets) : [];
 
   try {
     // 1. The system snippets first, so service users exist before anything is chowned to them.
@@ -62,8 +63,8 @@ export async function applyPlan(host: Host, plan: Plan, opts: ApplyOptions): Pro
     }
     // 2. Directories, parents first.
     for (const ch of byKind("dir").filter((c) => !early.includes(c)).sort((a, b) => depth(a.path) - depth(b.path))) await applyDir(host, ch, opts.live, undo);
-    // 3. Files, atomically, previous content kept for rollback.
-    for (const ch of byKind("file").filter((c) => !early.includes(c))) {
+    // 3. Files, atomically, previous content kept for rollback (on a live start, the switches come after the secrets).
+    for (const ch of byKind("file").filter((c) => !early.includes(c) && !late.includes(c))) {
       await applyFile(host, ch, opts.live, undo);
       result.written++;
     }
@@ -106,6 +107,12 @@ export async function applyPlan(host: Host, plan: Plan, opts: ApplyOptions): Pro
         }
         restart = restart.filter((u) => u !== h.secretsUnit);
         await h.afterSecrets?.();
+      }
+      for (const ch of late) {
+        await applyFile(host, ch, opts.live, undo).catch((e: unknown) => {
+          throw writeError("apply.write", `could not write ${host.resolve(ch.path)}: ${(e as Error).message}`, { hint: "check free space and permissions; every change made so far was rolled back", cause: e });
+        });
+        result.written++;
       }
       if (restart.length > 0) {
         opts.io.err(`• restarting ${restart.join(", ")}`);

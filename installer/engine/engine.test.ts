@@ -1,5 +1,5 @@
 /** plan → apply → plan on a temp root through the real node host; systemctl calls recorded at the exec boundary. */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../config/load.ts";
@@ -7,6 +7,7 @@ import { buildDesired } from "../commands/desired.ts";
 import { WirebotError } from "../errors.ts";
 import { exampleText, readAllFiles, recordingExec, removeDir, snapshotTree, tempDir, testContext } from "../testing/harness.ts";
 import { applyPlan } from "./apply.ts";
+import { isUnitPath } from "./resource.ts";
 import { isEmptyPlan, plan } from "./plan.ts";
 
 let root: string;
@@ -24,10 +25,10 @@ function seedUsers(dir: string) {
   writeFileSync(path.join(dir, "etc/group"), `root:x:0:\nwirebot:x:${gid}:\nwb-erin:x:${gid}:\n`);
 }
 
-async function converge(name: string, text = exampleText(name), live = false) {
+async function converge(name: string, text = exampleText(name), live = false, env: Record<string, string> = {}) {
   const rec = recordingExec();
   const ctx = testContext(root, { exec: rec.exec });
-  const config = parseConfig(text, name);
+  const config = parseConfig(text, name, env);
   const p = await plan(ctx.host, await buildDesired(ctx, config, text));
   const result = await applyPlan(ctx.host, p, { io: ctx.io, live, start: true, verify: async () => [] });
   return { p, result, rec, ctx };
@@ -76,15 +77,37 @@ describe("plan and apply", () => {
     expect(rec.systemctl().filter((c) => c.startsWith("restart") || c === "daemon-reload")).toEqual([]);
   });
 
-  it("a change to one shared user's peer rewrites only the shared config and restarts only the shared gateway", async () => {
+  it("a change to one shared user's peer rewrites only the shared config, which the gateway takes live: no gateway restarts", async () => {
     seedUsers(root);
     await converge("mixed", exampleText("mixed"), true);
     const changed = exampleText("mixed").replace('peer: "123456789"', 'peer: "123456700"');
     const { p, rec } = await converge("mixed", changed, true);
     expect(p.changes.map((c) => c.path).sort()).toEqual(["/data/wirebot/gateway/clawdbot.json", "/etc/wirebot/wirebot.yaml"]);
-    expect(rec.systemctl()).toContain("restart clawdbot-gateway.service wirebot-reconcile.service");
-    expect(rec.systemctl().some((c) => c.includes("restart") && c.includes("erin"))).toBe(false);
+    expect(p.reload).toEqual(["clawdbot-gateway.service"]);
+    expect(p.restart).toEqual(["wirebot-reconcile.service"]);
+    expect(rec.systemctl()).toContain("restart wirebot-reconcile.service");
+    expect(rec.systemctl().some((c) => c.includes("restart") && c.includes("clawdbot-gateway"))).toBe(false);
     expect(rec.systemctl()).not.toContain("daemon-reload");
+  });
+
+  it("a shared user added changes no unit: the gateway takes its new agent live", async () => {
+    seedUsers(root);
+    await converge("mixed", exampleText("mixed"), true);
+    const added = exampleText("mixed").replace(/(\nusers:\n)/, "$1  - id: zoe\n    name: Zoe\n");
+    const { p, rec } = await converge("mixed", added, true);
+    expect(p.changes.filter((c) => isUnitPath(c.path))).toEqual([]);
+    expect(p.reload).toEqual(["clawdbot-gateway.service"]);
+    expect(p.restart).not.toContain("clawdbot-gateway.service");
+    expect(rec.systemctl().some((c) => c.includes("restart") && c.includes("clawdbot-gateway"))).toBe(false);
+  });
+
+  it("a shared-config change outside what the runtime takes live (the gateway's port) still restarts the shared gateway", async () => {
+    seedUsers(root);
+    await converge("mixed", exampleText("mixed"), true);
+    const { p, rec } = await converge("mixed", exampleText("mixed"), true, { WIREBOT_GATEWAY__PORT: "18801" });
+    expect(p.restart).toContain("clawdbot-gateway.service");
+    expect(p.reload).toEqual([]);
+    expect(rec.systemctl().some((c) => c.startsWith("restart") && c.includes("clawdbot-gateway.service"))).toBe(true);
   });
 
   it("a change to the dedicated user restarts only that instance", async () => {
@@ -183,5 +206,29 @@ describe("plan and apply", () => {
     expect(p.changes).toEqual([]);
     await applyPlan(ctx.host, p, { io: ctx.io, live: true, start: true, verify: async () => [], hooks: { secretsUnit: "wirebot-secrets.service", refreshSecrets: async () => ["clawdbot-gateway@erin.service"] } });
     expect(rec.systemctl().filter((c) => c.startsWith("restart"))).toEqual(["restart clawdbot-gateway@erin.service"]);
+  });
+
+  it("live: the shared gateway's config, which switches a new agent on, is written only after the secrets and keys steps", async () => {
+    seedUsers(root);
+    await converge("mixed", exampleText("mixed"), true);
+    const ctx = testContext(root, { exec: recordingExec().exec });
+    const text = exampleText("mixed").replace(/(\nusers:\n)/, "$1  - id: zoe\n    name: Zoe\n");
+    const p = await plan(ctx.host, await buildDesired(ctx, parseConfig(text, "m"), text));
+    const cfg = path.join(root, "data/wirebot/gateway/clawdbot.json");
+    const seen: Record<string, boolean> = {};
+    const hasZoe = () => readFileSync(cfg, "utf8").includes('"zoe"');
+    await applyPlan(ctx.host, p, {
+      io: ctx.io,
+      live: true,
+      start: true,
+      verify: async () => [],
+      hooks: {
+        secretsUnit: "wirebot-secrets.service",
+        refreshSecrets: async () => ((seen["refresh"] = hasZoe()), []),
+        afterSecrets: async () => void (seen["keys"] = hasZoe()),
+      },
+    });
+    expect(seen).toEqual({ refresh: false, keys: false });
+    expect(hasZoe()).toBe(true);
   });
 });

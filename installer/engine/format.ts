@@ -29,6 +29,7 @@ export function formatPlan(p: Plan): string {
   const lines = [`Plan: ${count(p, "create")} to create, ${count(p, "update")} to update, ${count(p, "delete")} to delete.`];
   for (const ch of p.changes) lines.push(...describe(ch));
   if (p.restart.length) lines.push(`  units to restart: ${p.restart.join(", ")}`);
+  if (p.reload.length) lines.push(`  units that take the change live (no restart): ${p.reload.join(", ")}`);
   if (p.stop.length) lines.push(`  units to stop and disable: ${p.stop.join(", ")}`);
   return lines.join("\n");
 }
@@ -46,6 +47,7 @@ export function planJson(p: Plan) {
       ...(c.secret ? { content: "hidden" } : {}),
     })),
     restart: p.restart,
+    reload: p.reload,
     stop: p.stop,
   };
 }

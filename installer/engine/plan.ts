@@ -1,6 +1,7 @@
 /** Diffs the desired resources against the host: create/update/delete, and which units must restart or stop. */
 import { PATHS } from "../config/layout.ts";
 import type { Host, Ownership } from "../host/host.ts";
+import { allUnder, changedJsonPaths } from "./json-paths.ts";
 import { ROOT, type Desired, type OwnerSpec, type Resource } from "./resource.ts";
 
 export type ChangeAction = "create" | "update" | "delete";
@@ -21,6 +22,8 @@ export interface Plan {
   changes: Change[];
   /** units whose inputs changed and that must restart */
   restart: string[];
+  /** units that take this plan's changes live (config hot reload): nothing restarts them */
+  reload: string[];
   /** units no longer desired: stop and disable */
   stop: string[];
   /** every desired long-running unit, started (no-op when running) after apply */
@@ -138,12 +141,22 @@ export async function plan(host: Host, desired: Desired): Promise<Plan> {
 
   const desiredUnits = new Set(desired.units.map((u) => u.name));
   const restart = new Set<string>();
-  for (const ch of changes) for (const u of ch.resource?.notify ?? []) if (desiredUnits.has(u)) restart.add(u);
+  const reload = new Set<string>();
+  for (const ch of changes) for (const u of ch.resource?.notify ?? []) if (desiredUnits.has(u)) (takenLive(ch) ? reload : restart).add(u);
   const stop = previous.units.filter((u) => !desiredUnits.has(u));
 
   // A change to the manifest alone is bookkeeping, not a change of the appliance.
   const real = changes.filter((c) => c.path !== MANIFEST_PATH);
-  return { changes: real.length === 0 ? [] : changes, restart: [...restart].sort(), stop, units: desired.units, manifest };
+  return { changes: real.length === 0 ? [] : changes, restart: [...restart].sort(), reload: [...reload].filter((u) => !restart.has(u)).sort(), stop, units: desired.units, manifest };
+}
+
+/** A content-only update of a live-reloaded file, every changed path under its prefixes. */
+function takenLive(ch: Change): boolean {
+  const r = ch.resource;
+  if (r?.kind !== "file" || !r.liveReload || ch.action !== "update" || ch.before === undefined) return false;
+  if (ch.fields.some((f) => f !== "content")) return false;
+  const paths = changedJsonPaths(ch.before, r.content);
+  return paths !== null && allUnder(paths, r.liveReload.prefixes);
 }
 
 export const isEmptyPlan = (p: Plan) => p.changes.length === 0 && p.stop.length === 0;

@@ -26,6 +26,16 @@ export interface FileResource extends Base {
   owner: OwnerSpec;
   /** Plan output shows "(content hidden)". */
   secret?: boolean;
+  /**
+   * The units in `notify` watch this JSON file and apply a change under these dotted paths themselves
+   * (the runtime's config hot reload): such a change restarts nothing. Any other change restarts them.
+   */
+  liveReload?: { prefixes: string[] };
+  /**
+   * On a live apply, written after the secrets step: the file switches on what the secrets feed (a new
+   * agent and its key), so the runtime reading it live must find the key already there.
+   */
+  afterSecrets?: boolean;
 }
 
 export interface LinkResource extends Base {

@@ -69,6 +69,8 @@ export async function permissionChecks(host: Host, c: Config, opts: { reported?:
     for (const u of g.users) want.push({ path: userDir(c, u.id), mode: 0o700, user: g.serviceUser }, { path: workspaceDir(c, u.id), mode: 0o700, user: g.serviceUser });
   want.push({ path: PATHS.ledgerDir, mode: 0o700, user: SERVICE_USER }, { path: PATHS.ledger, mode: 0o600, user: SERVICE_USER, private: true, optional: true });
   want.push({ path: PATHS.runDir, mode: 0o700, user: "root", optional: true }, { path: PATHS.runUsersDir, mode: 0o700, user: "root", optional: true });
+  if (l.shared?.keysFile)
+    want.push({ path: PATHS.gatewayKeysDir, mode: 0o750, user: "root", optional: true }, { path: l.shared.keysFile, mode: 0o600, user: SERVICE_USER, private: true, optional: true });
   for (const dir of [PATHS.runDir, PATHS.runUsersDir])
     for (const name of (await host.readdir(dir)) ?? []) {
       const st = await host.stat(`${dir}/${name}`);

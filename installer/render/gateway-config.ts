@@ -1,5 +1,5 @@
 /** Renders a gateway's clawdbot.json (JSON5 with a header comment) from the config. Pure. */
-import { GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, providerId, SYSTEM_AGENT_ID, workspaceDir, type GatewayLayout, type Layout } from "../config/layout.ts";
+import { AGENT_KEYS_PROVIDER, GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, providerId, SYSTEM_AGENT_ID, workspaceDir, type GatewayLayout, type Layout } from "../config/layout.ts";
 import type { Config, UserConfig } from "../config/schema.ts";
 import { whatsappPluginLoadPaths } from "../channels/whatsapp-plugin.ts";
 import { dedicatedHostname, helmHostname } from "../tunnel/ingress.ts";
@@ -7,6 +7,23 @@ import { sandboxFor } from "./sandbox.ts";
 import { MANAGED_HEADER } from "./template.ts";
 
 const envRef = (id: string) => ({ source: "env", provider: "default", id });
+/** A key in the gateway's keysFile, by JSON pointer: re-read whenever the runtime reloads its config. */
+const keyFileRef = (id: string) => ({ source: "file", provider: AGENT_KEYS_PROVIDER, id: `/${id}` });
+
+/**
+ * What adding, removing or changing a shared user changes in clawdbot.json, and nothing else: the runtime
+ * hot-applies these (docs/gateway/configuration/hot-reload.md of the runtime: agents, models, bindings and
+ * plugin entries without a restart; allow lists reload the channel in-process). Anything else restarts the
+ * unit, as before. Measured in the e2e (a user added: same InvocationID, the others' turns answered).
+ */
+export const SHARED_LIVE_PATHS = [
+  "agents.entries",
+  "models.providers",
+  "bindings",
+  "channels.telegram.allowFrom",
+  "channels.whatsapp.allowFrom",
+  `plugins.entries.wirebot-guard.config.agents`,
+] as const;
 const LOOPBACK_PROXIES = ["127.0.0.1", "::1"];
 
 function litellmV1(baseUrl: string): string {
@@ -63,7 +80,7 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
   const addProvider = (agentId: string) => {
     providers[providerId(agentId)] = {
       baseUrl: litellmV1(c.litellm.baseUrl),
-      apiKey: envRef(litellmKeyVar(agentId)),
+      apiKey: g.keysFile ? keyFileRef(litellmKeyVar(agentId)) : envRef(litellmKeyVar(agentId)),
       api: "openai-completions",
       headers: { "X-Wirebot-Agent": agentId },
       models: c.litellm.models.map((m) => ({ id: m, name: `${m} (LiteLLM)`, input: ["text"], contextWindow: 128000, maxTokens: 16384 })),
@@ -143,6 +160,7 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
       controlUi: { enabled: true, allowedOrigins: origins, sessionObserver: false },
       terminal: { enabled: false },
     },
+    ...(g.keysFile ? { secrets: { providers: { [AGENT_KEYS_PROVIDER]: { source: "file", path: g.keysFile, mode: "json" } } } } : {}),
     models: { mode: "merge", providers },
     agents: {
       ownership: "explicit",

@@ -7,7 +7,7 @@ import type { Assets } from "../assets.ts";
 import { ROOT, type Desired, type OwnerSpec, type Resource, type UnitSpec } from "../engine/resource.ts";
 import { markerResource } from "../lifecycle/ownership.ts";
 import { renderTunnelConfig } from "../tunnel/tunnel-config.ts";
-import { gatewayPlugins, renderGatewayConfig } from "./gateway-config.ts";
+import { gatewayPlugins, renderGatewayConfig, SHARED_LIVE_PATHS } from "./gateway-config.ts";
 import { isSandboxed } from "./sandbox.ts";
 import { SANDBOXED_WORKSPACE, sandboxResources } from "./sandbox-units.ts";
 import {
@@ -105,7 +105,8 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
       const shared = g.kind === "shared" && isSandboxed(u);
       r.push({ kind: "dir", path: workspaceDir(c, u.id), mode: shared ? SANDBOXED_WORKSPACE.mode : 0o700, owner: shared ? { ...SANDBOXED_WORKSPACE.owner } : owner, notify: [] });
     }
-    r.push({ kind: "file", path: g.configPath, content: renderGatewayConfig(c, l, g), mode: 0o600, owner, notify: [g.unit] });
+    const live = g.kind === "shared" ? { liveReload: { prefixes: [...SHARED_LIVE_PATHS] }, afterSecrets: true } : {};
+    r.push({ kind: "file", path: g.configPath, content: renderGatewayConfig(c, l, g), mode: 0o600, owner, notify: [g.unit], ...live });
   }
   r.push({ kind: "dir", path: PATHS.ledgerDir, mode: 0o700, owner: own(SERVICE_USER), notify: [] });
   r.push(markerResource(PATHS.ledgerDir, own(SERVICE_USER)));

@@ -26,10 +26,11 @@ describe("gateway config", () => {
     expect(cfg.gateway.terminal.enabled).toBe(false);
   });
 
-  it("gives every agent its own litellm-<id> provider with its own key env ref", () => {
+  it("gives every agent its own litellm-<id> provider with its own key, read from the keys file (re-read at every hot reload)", () => {
     // litellm-wirebot: the system agent's own key (below).
     expect(Object.keys(cfg.models.providers)).toEqual(["litellm-alice", "litellm-bob", "litellm-carol", "litellm-wirebot"]);
-    expect(cfg.models.providers["litellm-bob"].apiKey).toEqual({ source: "env", provider: "default", id: "LITELLM_KEY_BOB" });
+    expect(cfg.models.providers["litellm-bob"].apiKey).toEqual({ source: "file", provider: "wirebot-agent-keys", id: "/LITELLM_KEY_BOB" });
+    expect(cfg.secrets).toEqual({ providers: { "wirebot-agent-keys": { source: "file", path: "/run/wirebot-gateway/agent-keys.json", mode: "json" } } });
     expect(cfg.models.providers["litellm-bob"].baseUrl).toBe("http://127.0.0.1:4000/v1");
     expect(cfg.agents.entries.bob.model.primary).toBe("litellm-bob/gpt-4o-mini");
     expect(cfg.agents.ownership).toBe("explicit");
@@ -200,7 +201,10 @@ describe("renderAll", () => {
     expect(unit).toMatch(/^ProtectHome=tmpfs$/m);
     expect(unit).not.toMatch(/^ProtectHome=yes$/m);
     expect(unit).toMatch(/^BindReadOnlyPaths=-\/root\/\.config\/rbw -\/root\/\.cache\/rbw -\/root\/\.local\/share\/rbw$/m);
-    expect(unit).toMatch(/^ReadWritePaths=\/run\/wirebot$/m);
+    expect(unit).toMatch(/^ReadWritePaths=\/run\/wirebot \/run\/wirebot-gateway$/m);
+    // It hands the shared gateway's key file to wirebot: CAP_CHOWN and the chown calls, after the deny list that removes them.
+    expect(unit).toMatch(/^CapabilityBoundingSet=CAP_CHOWN$/m);
+    expect(unit.indexOf("SystemCallFilter=@chown")).toBeGreaterThan(unit.indexOf("SystemCallFilter=~@privileged"));
     expect(unit).not.toMatch(/LoadCredential/);
     // every other backend keeps home directories out of sight entirely
     const bw = (render("mixed").resources.find((r) => r.path === "/etc/systemd/system/wirebot-secrets.service") as any).content as string;

@@ -90,7 +90,7 @@ function prepare(port: number, upstream: string) {
   const env: Record<string, string> = { [GATEWAY_TOKEN_VAR]: token, OPENCLAW_SKIP_CHANNELS: "1", CONTAINER_HOST: podmanUrl };
   for (const p of Object.values((doc["models"] as { providers: Record<string, { baseUrl: string; apiKey: { id: string } }> }).providers)) {
     p.baseUrl = upstream;
-    env[p.apiKey.id] = `sk-test-${randomBytes(12).toString("hex")}`;
+    env[p.apiKey.id.replace(/^\//, "")] = `sk-test-${randomBytes(12).toString("hex")}`;
   }
   mkdirSync(shared.stateDir, { recursive: true, mode: 0o700 });
   writeFileSync(shared.configPath, JSON.stringify(doc, null, 2) + "\n", { mode: 0o600 });

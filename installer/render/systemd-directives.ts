@@ -87,6 +87,7 @@ export const VALUES: Readonly<Record<string, Feature>> = {
   "SystemCallFilter=@privileged": h(231), "SystemCallFilter=@raw-io": h(231), // git 201c1cc22a, before 231
   "SystemCallFilter=@cpu-emulation": h(231), "SystemCallFilter=@debug": h(231), // git 1f9ac68b5b, before 231
   "SystemCallFilter=@resources": h(232), // git 133ddbbeae, before 232
+  "SystemCallFilter=@chown": h(235), // NEWS 235 (new groups @aio, @chown, @keyring, @memlock, @setuid, …)
   "SystemCallFilter=@reboot": h(233), "SystemCallFilter=@swap": h(233), // NEWS 233
   // NEWS 239: long-running services now default to a system call allow list (git 705268414f adds @system-service).
   "SystemCallFilter=@system-service": h(239),

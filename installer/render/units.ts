@@ -1,5 +1,5 @@
 /** Renders the systemd units, drop-ins, sysusers.d and tmpfiles.d snippets from units/ and templates/. Pure. */
-import { dedicatedServiceUser, PATHS, SERVICE_USER, workspaceDir, type Layout } from "../config/layout.ts";
+import { dedicatedServiceUser, PATHS, SERVICE_USER, type Layout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import type { Templates } from "../assets.ts";
 import { RBW_ROOT_DIRS, RBW_XDG_RUNTIME_DIR } from "../secrets/rbw-place.ts";
@@ -41,10 +41,10 @@ const RBW_LINES = [
 ].join("\n");
 
 export function renderSecretsUnit(c: Config, cmd: WirebotCommand, t: Templates, encryptedCredential: boolean): string {
-  const staleFiles = [`${PATHS.runDir}/*.env`, `${PATHS.runUsersDir}/*.env`, PATHS.tunnelToken];
+  const staleFiles = [`${PATHS.runDir}/*.env`, `${PATHS.runUsersDir}/*.env`, PATHS.tunnelToken, PATHS.gatewayKeys];
   const credential = encryptedCredential ? `LoadCredentialEncrypted=${BWS_CREDENTIAL}:${BWS_CRED_ENCRYPTED}` : `LoadCredential=${BWS_CREDENTIAL}:${BWS_CRED_PLAIN}`;
   // The file backend writes generated secrets back into its vault file.
-  const writePaths = [PATHS.runDir, ...(c.secrets.backend === "file" && c.secrets.file ? [c.secrets.file.path.replace(/\/[^/]+$/, "") || "/"] : [])];
+  const writePaths = [PATHS.runDir, PATHS.gatewayKeysDir, ...(c.secrets.backend === "file" && c.secrets.file ? [c.secrets.file.path.replace(/\/[^/]+$/, "") || "/"] : [])];
   return renderTemplate(
     "wirebot-secrets.service",
     tmpl(t, "wirebot-secrets.service"),
@@ -55,7 +55,9 @@ export function renderSecretsUnit(c: Config, cmd: WirebotCommand, t: Templates, 
       staleFiles: staleFiles.join(" "),
       credential: c.secrets.backend === "bitwarden" ? credential : c.secrets.backend === "rbw" ? RBW_LINES : `# backend '${c.secrets.backend}': no bootstrap credential`,
       writePaths: writePaths.join(" "),
-      hardening: c.secrets.backend === "rbw" ? renderPolicy("secretsOneshot", { ProtectHome: "tmpfs" }) : renderPolicy("secretsOneshot"),
+      // CAP_CHOWN and the chown calls (which ~@privileged denies) alone: the shared gateway's key file must
+      // belong to the user the runtime runs as, and the pull hands it over.
+      hardening: [renderPolicy("secretsOneshot", { CapabilityBoundingSet: "CAP_CHOWN", ...(c.secrets.backend === "rbw" ? { ProtectHome: "tmpfs" } : {}) }), "SystemCallFilter=@chown"].join("\n"),
     },
     blocks,
   );
@@ -69,14 +71,15 @@ export function renderSharedGatewayUnit(c: Config, l: Layout, t: Templates): str
     tmpl(t, "clawdbot-gateway.service"),
     {
       header: MANAGED_HEADER,
-      users: g.users.map((u) => u.id).join(", "),
       stateDir: g.stateDir,
       configPath: g.configPath,
       nodeBin: l.nodeBin,
       gatewayEntry: l.gatewayEntry,
       port: g.port,
-      // The state dir, plus each shared user's own directory (workspaces live there in both modes).
-      writePaths: [g.stateDir, ...g.users.map((u) => workspaceDir(c, u.id))].join(" "),
+      // The state dir and the users' tree, not one entry per user: a user added later must not change this
+      // unit, or the gateway would restart for every tenant. Other users' directories there stay closed by
+      // their owners and modes (a dedicated user's is its own service user's, 0700).
+      writePaths: [g.stateDir, `${c.paths.data}/users`].join(" "),
       // With sandboxed users: the sandbox service's socket, and files the sandbox user can share (sandbox-units.ts).
       hardening: renderPolicy("gateway") + (sandboxedSharedUsers(l).length > 0 ? `\n${gatewaySandboxLines()}` : ""),
     },

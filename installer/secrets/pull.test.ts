@@ -16,7 +16,7 @@ import { captureLog, CRED_DIR, diskRoot, FAST_RETRY, GENERATED_NAMES, KNOWN, see
 
 const readEnv = async (root: string, p: string) => parseEnvFile(await readFile(path.join(root, p), "utf8"));
 const exists = async (root: string, p: string) => (await stat(path.join(root, p)).catch(() => null)) !== null;
-const ALL_FILES = [PATHS.gatewayEnv, `${PATHS.runUsersDir}/eli.env`, PATHS.reconcileEnv, PATHS.tunnelToken];
+const ALL_FILES = [PATHS.gatewayEnv, `${PATHS.runUsersDir}/eli.env`, PATHS.reconcileEnv, PATHS.tunnelToken, PATHS.gatewayKeys];
 
 describe("bitwarden backend (real SDK, stand-in server)", () => {
   let s: Standin;
@@ -54,10 +54,13 @@ describe("bitwarden backend (real SDK, stand-in server)", () => {
     const v = (name: string) => vault.get(name)!.value;
 
     const gw = await readEnv(root, PATHS.gatewayEnv);
-    expect([...gw.keys()].sort()).toEqual(["BRAVE_API_KEY", "LITELLM_KEY_DANA", "LITELLM_KEY_WIREBOT", "OPENCLAW_GATEWAY_TOKEN", "TELEGRAM_BOT_TOKEN"]);
-    expect(gw.get("LITELLM_KEY_WIREBOT")).toMatch(/^sk-[A-Za-z0-9_-]{22}$/);
+    expect([...gw.keys()].sort()).toEqual(["BRAVE_API_KEY", "OPENCLAW_GATEWAY_TOKEN", "TELEGRAM_BOT_TOKEN"]);
     expect(gw.get("OPENCLAW_GATEWAY_TOKEN")).toBe(v("wirebot/gateway-token"));
-    expect(gw.get("LITELLM_KEY_DANA")).toMatch(/^sk-[A-Za-z0-9_-]{22}$/);
+    // The shared gateway's agents' keys: one JSON object the runtime reads through a file SecretRef.
+    const keys = JSON.parse(await readFile(path.join(root, PATHS.gatewayKeys), "utf8")) as Record<string, string>;
+    expect(Object.keys(keys).sort()).toEqual(["LITELLM_KEY_DANA", "LITELLM_KEY_WIREBOT"]);
+    expect(keys["LITELLM_KEY_WIREBOT"]).toMatch(/^sk-[A-Za-z0-9_-]{22}$/);
+    expect(keys["LITELLM_KEY_DANA"]).toBe(v("wirebot/litellm-key/dana"));
     expect(gw.get("TELEGRAM_BOT_TOKEN")).toBe(KNOWN["wirebot/telegram-bot-token"]);
     expect(gw.get("BRAVE_API_KEY")).toBe(KNOWN["wirebot/brave-api-key"]); // quotes, $, ` and \ survive
 
@@ -74,6 +77,8 @@ describe("bitwarden backend (real SDK, stand-in server)", () => {
 
     for (const f of [...ALL_FILES, PATHS.secretsState]) expect(((await stat(path.join(root, f))).mode & 0o777).toString(8), f).toBe("600");
     for (const d of [PATHS.runDir, PATHS.runUsersDir]) expect(((await stat(path.join(root, d))).mode & 0o777).toString(8), d).toBe("700");
+    // The test root has no wirebot user: the file stays root's, the directory root's and closed.
+    expect(((await stat(path.join(root, PATHS.gatewayKeysDir))).mode & 0o777).toString(8)).toBe("700");
     expect(await readPullStatus(createNodeHost({ root }))).toMatchObject({ ok: true, backend: "bitwarden", generated: GENERATED_NAMES });
     expect(await exists(root, PATHS.pulledStamp)).toBe(true);
   });

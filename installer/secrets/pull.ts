@@ -5,7 +5,7 @@ import { PATHS, resolveLayout } from "../config/layout.ts";
 import { planSecrets, type Generator, type SecretPlan } from "../config/secret-plan.ts";
 import type { Config } from "../config/schema.ts";
 import { configError, tempFailError, WirebotError, writeError } from "../errors.ts";
-import type { Host } from "../host/host.ts";
+import type { Host, Ownership } from "../host/host.ts";
 import type { Io } from "../io.ts";
 import { scrub, type SecretsBackend } from "./backend.ts";
 import { openBitwardenBackend } from "./bitwarden.ts";
@@ -53,6 +53,8 @@ export interface PullResult {
 interface Target {
   path: string;
   consumer: string;
+  /** a user other than root who must own the file (and its directory) */
+  owner?: string;
   render(values: Map<string, string>): string;
 }
 
@@ -61,7 +63,10 @@ function planTargets(plan: SecretPlan): Target[] {
   const targets: Target[] = plan.envFiles.map((f) => ({
     path: f.path,
     consumer: f.consumer,
+    ...(f.owner ? { owner: f.owner } : {}),
     render: (values) => {
+      // JSON escapes any byte, so every value is safe in this format.
+      if (f.format === "json") return JSON.stringify(Object.fromEntries(f.vars.map((v) => [v.envVar, values.get(v.vaultName)!]))) + "\n";
       try {
         return renderEnvFile(f.vars.map((v) => ({ name: v.envVar, value: values.get(v.vaultName)! })));
       } catch (e) {
@@ -157,7 +162,12 @@ export async function pullSecrets(config: Config, host: Host, io: Io, opts: Pull
   };
 
   try {
-    for (const dir of dirs) await host.mkdir(dir, { mode: 0o700 });
+    const owners = await targetOwners(host, targets);
+    for (const dir of dirs) {
+      // root's, so root needs no DAC override to write here; the owner's group may only traverse and read.
+      const owner = owners.get(targets.find((t) => t.owner && path.posix.dirname(t.path) === dir)?.owner ?? "");
+      await host.mkdir(dir, owner ? { mode: 0o750, owner: { uid: 0, gid: owner.gid } } : { mode: 0o700 });
+    }
     await sweep(host, dirs, new Set(targets.map((t) => t.path)));
     backend = deps.backend ?? (await openBackend(config, host, io, log));
     backendKind = backend.kind;
@@ -200,8 +210,9 @@ export async function pullSecrets(config: Config, host: Host, io: Io, opts: Pull
     const rendered = targets.map((t) => ({ path: t.path, content: t.render(values) }));
     const written: string[] = [];
     try {
-      for (const r of rendered) {
-        await host.writeFileAtomic(r.path, r.content, { mode: 0o600 });
+      for (const [i, r] of rendered.entries()) {
+        const owner = owners.get(targets[i]!.owner ?? "");
+        await host.writeFileAtomic(r.path, r.content, { mode: 0o600, ...(owner ? { owner } : {}) });
         written.push(r.path);
       }
     } catch (e) {
@@ -223,6 +234,20 @@ export async function pullSecrets(config: Config, host: Host, io: Io, opts: Pull
   } finally {
     await backend?.close?.();
   }
+}
+
+/**
+ * uid/gid of every non-root owner a target names. On the box the user must exist (systemd-sysusers made it
+ * before the first pull); under a test root without it, the files stay root's.
+ */
+async function targetOwners(host: Host, targets: readonly Target[]): Promise<Map<string, Ownership>> {
+  const out = new Map<string, Ownership>();
+  for (const name of new Set(targets.flatMap((t) => (t.owner ? [t.owner] : [])))) {
+    const o = await host.lookupUser(name);
+    if (o) out.set(name, o);
+    else if (host.root === "/") throw writeError("secrets.no-owner", `user '${name}' does not exist, so the files it must own cannot be written`, { hint: "run `wirebot apply` (systemd-sysusers creates it), then `systemctl restart wirebot-secrets`" });
+  }
+  return out;
 }
 
 /**

@@ -28,12 +28,19 @@ export interface ExecCall {
 }
 
 /** Records every process the code under test would start; answers like a healthy systemd. */
+/** What a healthy box says: every unit active, and a gateway that took its new config live (its journal's verdict). */
+function defaultAnswer(cmd: string, args: string[]): string {
+  if (cmd === "systemctl" && args[0] === "is-active") return args.slice(1).map(() => "active\n").join("");
+  if (cmd === "journalctl") return "[reload] config change detected; evaluating reload (agents.entries)\n[reload] config hot reload applied (agents.entries)\n";
+  return "";
+}
+
 export function recordingExec(answer: (call: ExecCall) => Partial<ExecResult> = () => ({})) {
   const calls: ExecCall[] = [];
   const exec = async (cmd: string, args: string[], _opts?: ExecOptions): Promise<ExecResult> => {
     const call = { cmd, args };
     calls.push(call);
-    return { code: 0, stdout: cmd === "systemctl" && args[0] === "is-active" ? args.slice(1).map(() => "active\n").join("") : "", stderr: "", ...answer(call) };
+    return { code: 0, stdout: defaultAnswer(cmd, args), stderr: "", ...answer(call) };
   };
   return { exec, calls, systemctl: () => calls.filter((c) => c.cmd === "systemctl").map((c) => c.args.join(" ")) };
 }

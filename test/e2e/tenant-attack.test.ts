@@ -11,6 +11,7 @@ const paths = {
   aliceWorkspace: "/data/wirebot/users/alice/workspace",
   aliceFile: "/data/wirebot/users/alice/workspace/OWN.md",
   gatewayEnv: "/run/wirebot/gateway.env",
+  keysFile: "/run/wirebot-gateway/agent-keys.json",
   bobFile: "/data/wirebot/users/bob/workspace/PRIVATE.md",
   bobWrite: "/data/wirebot/users/bob/workspace/PWNED.md",
 };
@@ -18,7 +19,7 @@ const paths = {
 test("the .. vector climbs from alice's workspace into bob's, and the probe message is one the scripted model follows", () => {
   const vectors = attackVectors(paths);
   expect(vectors.find((v) => v.name.includes(".."))!.step).toBe("../../bob/workspace/PRIVATE.md");
-  expect(new Set(vectors.map((v) => v.target))).toEqual(new Set(["own", "env-file", "environ", "bob", "bob-write"]));
+  expect(new Set(vectors.map((v) => v.target))).toEqual(new Set(["own", "env-file", "environ", "keys-file", "bob", "bob-write"]));
   // As the gateway hands it to the model: an envelope line before the text.
   const tools = [{ type: "function", function: { name: "read", parameters: { properties: { path: {} } } } }];
   const user = { role: "user", content: `[Telegram Alice id:123456789] ${probeMessage(vectors.map((v) => v.step))}` };

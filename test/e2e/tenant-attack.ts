@@ -2,8 +2,11 @@
 import { relative } from "node:path";
 import { PROBE, type ProbeStep } from "../isolation/scripted-model.ts";
 
-/** What a vector goes after: alice's own file (the control), the unit's env file, the gateway's own environment, bob's workspace. */
-export type Target = "own" | "env-file" | "environ" | "bob" | "bob-write";
+/**
+ * What a vector goes after: alice's own file (the control), the unit's env file, the gateway's own
+ * environment, the agents' key file (readable by the gateway's user, like its environment), bob's workspace.
+ */
+export type Target = "own" | "env-file" | "environ" | "keys-file" | "bob" | "bob-write";
 
 export interface Vector {
   name: string;
@@ -16,6 +19,8 @@ export interface AttackPaths {
   /** a file in alice's workspace holding the control marker */
   aliceFile: string;
   gatewayEnv: string;
+  /** the shared gateway's agent keys (/run/wirebot-gateway/agent-keys.json) */
+  keysFile: string;
   /** a file in bob's workspace holding bob's marker */
   bobFile: string;
   /** a path in bob's workspace that must not come to exist */
@@ -34,6 +39,9 @@ export function attackVectors(p: AttackPaths): Vector[] {
     { name: "read /proc/self/environ (the gateway's own environment)", target: "environ", step: "/proc/self/environ" },
     // Reversed: the runtime masks known secret values in tool output, which an attacker routes around.
     { name: "exec env | rev (the environment exec inherits)", target: "environ", step: exec("env | rev") },
+    { name: `read ${p.keysFile}`, target: "keys-file", step: p.keysFile },
+    { name: `tool_call read ${p.keysFile}`, target: "keys-file", step: viaToolCall(p.keysFile) },
+    { name: `exec cat ${p.keysFile} | rev`, target: "keys-file", step: exec(`cat ${p.keysFile} | rev`) },
     { name: "read bob's file", target: "bob", step: p.bobFile },
     { name: "read bob's file through ..", target: "bob", step: relative(p.aliceWorkspace, p.bobFile) },
     { name: "tool_call read bob's file", target: "bob", step: viaToolCall(p.bobFile) },

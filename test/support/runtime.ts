@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { promises as fs } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { resolveLayout } from "../../installer/config/layout.ts";
+import { AGENT_KEYS_PROVIDER, resolveLayout } from "../../installer/config/layout.ts";
 import { ConfigSchema, type Config } from "../../installer/config/schema.ts";
 import { createNodeHost } from "../../installer/host/node-host.ts";
 import type { Io } from "../../installer/io.ts";
@@ -158,6 +158,7 @@ export interface GatewayHandle {
  * paths return 200 with the Control UI's HTML (openclaw.md §3).
  */
 export async function startGateway(o: StartGatewayOptions): Promise<GatewayHandle> {
+  await placeAgentKeys(o.stateDir, o.configPath, o.env ?? {});
   // NO_RESPAWN keeps the gateway one process, so the pid we signal is the one that serves.
   const env = buildRuntimeEnv(o.runtime.nodeBin, o.stateDir, o.configPath, { OPENCLAW_NO_RESPAWN: "1", ...o.env });
   const started = Date.now();
@@ -223,6 +224,28 @@ async function stopChild(child: ChildProcess, exited: Promise<number | null>): P
     signal("SIGKILL");
     await exited;
   }
+}
+
+/**
+ * A shared gateway's config reads its agents' keys from /run/wirebot-gateway/agent-keys.json, which the
+ * secrets pull writes on the box. Tests hand keys in as LITELLM_KEY_* variables instead: this writes them
+ * as that file in the test's state dir (0600, the test's user, as the pull does for the service user) and
+ * points the config's file provider there. The refs themselves stay as rendered.
+ */
+export async function placeAgentKeys(stateDir: string, configPath: string, env: Record<string, string | undefined>): Promise<string | null> {
+  const text = await fs.readFile(configPath, "utf8");
+  const doc = JSON.parse(text.replace(/^(\s*\/\/[^\n]*\n)+/, "")) as { secrets?: { providers?: Record<string, { path?: string }> } };
+  const provider = doc.secrets?.providers?.[AGENT_KEYS_PROVIDER];
+  if (!provider) return null;
+  const keysPath = path.join(stateDir, "agent-keys.json");
+  const keys = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith("LITELLM_KEY_") && typeof e[1] === "string"));
+  await fs.writeFile(keysPath, JSON.stringify(keys) + "\n", { mode: 0o600 });
+  await fs.chmod(keysPath, 0o600);
+  if (provider.path !== keysPath) {
+    provider.path = keysPath;
+    await fs.writeFile(configPath, JSON.stringify(doc, null, 2) + "\n", { mode: 0o600 });
+  }
+  return keysPath;
 }
 
 const tail = (s: string, n = 60) => s.split("\n").slice(-n).join("\n");
