@@ -3,6 +3,7 @@ import { AGENT_KEYS_PROVIDER, GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, providerI
 import type { Config, UserConfig } from "../config/schema.ts";
 import { whatsappPluginLoadPaths } from "../channels/whatsapp-plugin.ts";
 import { dedicatedHostname, helmHostname } from "../tunnel/ingress.ts";
+import { applyGatewayMemoryKnobs } from "./gateway-memory.ts";
 import { sandboxFor } from "./sandbox.ts";
 import { MANAGED_HEADER } from "./template.ts";
 
@@ -149,7 +150,7 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
   guardedAgents[SYSTEM_AGENT_ID] = { workspace: null };
   const pluginPaths = [...(waPeers.length > 0 ? whatsappPluginLoadPaths(c, l) : []), ...gatewayPlugins(g).map((p) => `${PATHS.pluginsDir}/${p}`)];
 
-  return {
+  const doc: Record<string, unknown> = {
     gateway: {
       mode: "local",
       port: g.port,
@@ -198,6 +199,9 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
     },
     logging: { file: `${g.stateDir}/logs/openclaw.log` },
   };
+  // The shared gateway's memory: no worker per chatted agent (docs/gateway-footprint.md).
+  applyGatewayMemoryKnobs(doc, { shared: g.kind === "shared" });
+  return doc;
 }
 
 export function renderGatewayConfig(c: Config, l: Layout, g: GatewayLayout): string {

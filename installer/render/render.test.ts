@@ -26,6 +26,13 @@ describe("gateway config", () => {
     expect(cfg.gateway.terminal.enabled).toBe(false);
   });
 
+  it("plans session maintenance without a worker per chatted agent in the shared gateway only (docs/gateway-footprint.md)", () => {
+    expect(cfg.session).toEqual({ maintenance: { mode: "warn" } });
+    const m = load("mixed");
+    const ml = resolveLayout(m);
+    expect((gatewayConfigObject(m, ml, ml.dedicated[0]!) as any).session).toBeUndefined();
+  });
+
   it("gives every agent its own litellm-<id> provider with its own key, read from the keys file (re-read at every hot reload)", () => {
     // litellm-wirebot: the system agent's own key (below).
     expect(Object.keys(cfg.models.providers)).toEqual(["litellm-alice", "litellm-bob", "litellm-carol", "litellm-wirebot"]);
