@@ -66,7 +66,9 @@ export interface Layout {
 }
 
 export const userMode = (c: Config, u: UserConfig) => u.mode ?? c.mode;
-export const userDir = (c: Config, id: string) => `${c.paths.data}/users/${id}`;
+/** Where every user's directory lives (`<usersDir>/<id>`). */
+export const usersDir = (c: Config) => `${c.paths.data}/users`;
+export const userDir = (c: Config, id: string) => `${usersDir(c)}/${id}`;
 export const workspaceDir = (c: Config, id: string) => `${userDir(c, id)}/workspace`;
 /** The env var carrying one agent's LiteLLM virtual key. */
 /** The runtime's name for the file SecretRef provider that reads a gateway's keysFile. */

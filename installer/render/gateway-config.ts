@@ -1,5 +1,5 @@
 /** Renders a gateway's clawdbot.json (JSON5 with a header comment) from the config. Pure. */
-import { AGENT_KEYS_PROVIDER, GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, providerId, SYSTEM_AGENT_ID, workspaceDir, type GatewayLayout, type Layout } from "../config/layout.ts";
+import { AGENT_KEYS_PROVIDER, GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, providerId, SYSTEM_AGENT_ID, usersDir, workspaceDir, type GatewayLayout, type Layout } from "../config/layout.ts";
 import type { Config, UserConfig } from "../config/schema.ts";
 import { whatsappPluginLoadPaths } from "../channels/whatsapp-plugin.ts";
 import { dedicatedHostname, helmHostname } from "../tunnel/ingress.ts";
@@ -23,7 +23,6 @@ export const SHARED_LIVE_PATHS = [
   "bindings",
   "channels.telegram.allowFrom",
   "channels.whatsapp.allowFrom",
-  `plugins.entries.wirebot-guard.config.agents`,
 ] as const;
 const LOOPBACK_PROXIES = ["127.0.0.1", "::1"];
 
@@ -146,8 +145,8 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
       bindings.push({ agentId: u.id, match: { channel: "whatsapp", accountId: "default", peer: { kind: "direct", id: peer } } });
   }
 
-  const guardedAgents: Record<string, { workspace: string | null }> = Object.fromEntries(users.map((u) => [u.id, { workspace: workspaceDir(c, u.id) }]));
-  guardedAgents[SYSTEM_AGENT_ID] = { workspace: null };
+  // A rule rather than a list of users: a user added or removed leaves every plugin's config as it was.
+  const guardConfig = { usersDir: usersDir(c), noLocalMedia: [SYSTEM_AGENT_ID] };
   const pluginPaths = [...(waPeers.length > 0 ? whatsappPluginLoadPaths(c, l) : []), ...gatewayPlugins(g).map((p) => `${PATHS.pluginsDir}/${p}`)];
 
   const doc: Record<string, unknown> = {
@@ -194,7 +193,7 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
         "memory-core": { config: { dreaming: { enabled: false } } },
         // A reply's MEDIA: line may name any file in the shared inbound store (another tenant's documents):
         // the guard lets each agent attach from its own workspace only; the system agent attaches nothing.
-        ...(g.kind === "shared" ? { [GUARD_PLUGIN]: { enabled: true, config: { agents: guardedAgents } } } : {}),
+        ...(g.kind === "shared" ? { [GUARD_PLUGIN]: { enabled: true, config: guardConfig } } : {}),
       },
     },
     logging: { file: `${g.stateDir}/logs/openclaw.log` },

@@ -1,5 +1,5 @@
 /** Renders the whole desired state of the appliance: (config, package assets) → resources and units. Pure. */
-import { PATHS, resolveLayout, SERVICE_USER, userDir, workspaceDir, type Layout } from "../config/layout.ts";
+import { PATHS, resolveLayout, SERVICE_USER, userDir, usersDir, workspaceDir, type Layout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import { planSecrets } from "../config/secret-plan.ts";
 import { selectSkills } from "../runtime/skills.ts";
@@ -95,7 +95,7 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
   // State directories: every user has one in both modes; its owner is the user's gateway's service user.
   r.push({ kind: "dir", path: c.paths.data, mode: 0o755, owner: ROOT, notify: [] });
   r.push(markerResource(c.paths.data, ROOT));
-  r.push({ kind: "dir", path: `${c.paths.data}/users`, mode: 0o755, owner: ROOT, notify: [] });
+  r.push({ kind: "dir", path: usersDir(c), mode: 0o755, owner: ROOT, notify: [] });
   for (const g of l.gateways) {
     const owner = own(g.serviceUser);
     if (g.kind === "shared") r.push({ kind: "dir", path: g.stateDir, mode: 0o700, owner, notify: [] });

@@ -5,7 +5,8 @@ import { resolveLayout } from "../config/layout.ts";
 import type { WirebotError } from "../errors.ts";
 import { parseConfig } from "../config/load.ts";
 import { exampleText, WIREBOT_CMD } from "../testing/harness.ts";
-import { gatewayConfigObject, renderGatewayConfig } from "./gateway-config.ts";
+import { changedJsonPaths } from "../engine/json-paths.ts";
+import { gatewayConfigObject, renderGatewayConfig, SHARED_LIVE_PATHS } from "./gateway-config.ts";
 import { renderAll } from "./index.ts";
 import { MANAGED_HEADER, renderTemplate } from "./template.ts";
 
@@ -75,11 +76,11 @@ describe("gateway config", () => {
     }
   });
 
-  it("loads the tenant guard plugin in the shared gateway only, with every tenant's workspace and none for the system agent", () => {
+  it("loads the tenant guard plugin in the shared gateway only: each agent's own workspace, none for the system agent, no list of users", () => {
     expect(cfg.plugins.load.paths).toContain("/opt/wirebot/plugins/wirebot-guard");
     expect(cfg.plugins.entries["wirebot-guard"]).toEqual({
       enabled: true,
-      config: { agents: { alice: { workspace: "/data/wirebot/users/alice/workspace" }, bob: { workspace: "/data/wirebot/users/bob/workspace" }, carol: { workspace: "/data/wirebot/users/carol/workspace" }, wirebot: { workspace: null } } },
+      config: { usersDir: "/data/wirebot/users", noLocalMedia: ["wirebot"] },
     });
     const files = render("three-users").resources.filter((r) => r.path.startsWith("/opt/wirebot/plugins"));
     expect(files.map((r) => r.path).sort()).toEqual(["/opt/wirebot/plugins", "/opt/wirebot/plugins/wirebot-guard", "/opt/wirebot/plugins/wirebot-guard/index.js", "/opt/wirebot/plugins/wirebot-guard/openclaw.plugin.json", "/opt/wirebot/plugins/wirebot-guard/package.json"]);
@@ -88,6 +89,17 @@ describe("gateway config", () => {
     const ded = gatewayConfigObject(m, lm, lm.dedicated[0]!) as any;
     expect(ded.plugins.entries).not.toHaveProperty("wirebot-guard");
     expect(ded.plugins.load?.paths ?? []).not.toContain("/opt/wirebot/plugins/wirebot-guard");
+  });
+
+  it("a user added to the shared gateway changes only paths the runtime takes live, and no plugin's config (a plugin reload drops in-flight replies)", () => {
+    const text = exampleText("three-users").replace(/(\nusers:\n)/, "$1  - id: zoe\n    name: Zoe\n    channels: { telegram: { peer: \"456700001\" } }\n");
+    const c2 = parseConfig(text, "three-users + zoe");
+    const l2 = resolveLayout(c2);
+    const paths = changedJsonPaths(JSON.stringify(cfg), JSON.stringify(gatewayConfigObject(c2, l2, l2.shared!)))!;
+    expect(paths.length).toBeGreaterThan(0);
+    expect(paths.filter((p) => p.startsWith("plugins"))).toEqual([]);
+    expect(paths.filter((p) => !SHARED_LIVE_PATHS.some((q) => p === q || p.startsWith(`${q}.`)))).toEqual([]);
+    expect(paths).toContain("channels.telegram.allowFrom");
   });
 
   it("turns off background calls that would spend unmetered money", () => {

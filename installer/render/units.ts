@@ -1,5 +1,5 @@
 /** Renders the systemd units, drop-ins, sysusers.d and tmpfiles.d snippets from units/ and templates/. Pure. */
-import { dedicatedServiceUser, PATHS, SERVICE_USER, type Layout } from "../config/layout.ts";
+import { dedicatedServiceUser, PATHS, SERVICE_USER, usersDir, type Layout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import type { Templates } from "../assets.ts";
 import { RBW_ROOT_DIRS, RBW_XDG_RUNTIME_DIR } from "../secrets/rbw-place.ts";
@@ -79,7 +79,7 @@ export function renderSharedGatewayUnit(c: Config, l: Layout, t: Templates): str
       // The state dir and the users' tree, not one entry per user: a user added later must not change this
       // unit, or the gateway would restart for every tenant. Other users' directories there stay closed by
       // their owners and modes (a dedicated user's is its own service user's, 0700).
-      writePaths: [g.stateDir, `${c.paths.data}/users`].join(" "),
+      writePaths: [g.stateDir, usersDir(c)].join(" "),
       // With sandboxed users: the sandbox service's socket, and files the sandbox user can share (sandbox-units.ts).
       hardening: renderPolicy("gateway") + (sandboxedSharedUsers(l).length > 0 ? `\n${gatewaySandboxLines()}` : ""),
     },

@@ -52,18 +52,28 @@ export function guardPayload(payload, workspace) {
   return next;
 }
 
+/**
+ * The workspace an agent may attach from: `<usersDir>/<agent>/workspace`, or none (null) for the agents
+ * listed as attaching nothing and for a session that names no agent. A rule, not a list of users, so
+ * adding a user never changes this plugin's config (which would reload every plugin, channels included).
+ */
+export function workspaceOf(config, agentId) {
+  const usersDir = typeof config?.usersDir === "string" ? config.usersDir : null;
+  const none = Array.isArray(config?.noLocalMedia) ? config.noLocalMedia : [];
+  if (agentId === null || usersDir === null || none.includes(agentId)) return null;
+  return path.join(usersDir, agentId, "workspace");
+}
+
 export default {
   id: "wirebot-guard",
   name: "Wirebot tenant guard",
   register(api) {
-    const agents = api.pluginConfig?.agents ?? {};
+    const config = api.pluginConfig ?? {};
     api.on(
       "reply_payload_sending",
       (event, ctx) => {
-        const agentId = agentOf(event?.sessionKey ?? ctx?.sessionKey);
-        if (agentId === null || !Object.hasOwn(agents, agentId)) return undefined;
         try {
-          const next = guardPayload(event.payload, agents[agentId].workspace ?? null);
+          const next = guardPayload(event.payload, workspaceOf(config, agentOf(event?.sessionKey ?? ctx?.sessionKey)));
           return next === null ? undefined : { payload: next };
         } catch {
           // The runner skips a handler that throws (fail open): refuse the reply instead.

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 // @ts-expect-error plain JS shipped to the gateway as is; no declarations
-import guard, { allowedMedia, guardPayload } from "../../plugins/wirebot-guard/index.js";
+import guard, { allowedMedia, guardPayload, workspaceOf } from "../../plugins/wirebot-guard/index.js";
 
 const root = mkdtempSync(path.join(tmpdir(), "wb-guard-"));
 const ws = path.join(root, "users", "alice", "workspace");
@@ -42,7 +42,7 @@ describe("allowedMedia", () => {
 
 describe("the reply_payload_sending hook", () => {
   const handlers: ((e: unknown, c: unknown) => unknown)[] = [];
-  guard.register({ pluginConfig: { agents: { alice: { workspace: ws }, wirebot: { workspace: null } } }, on: (name: string, h: (e: unknown, c: unknown) => unknown) => name === "reply_payload_sending" && handlers.push(h) });
+  guard.register({ pluginConfig: { usersDir: path.join(root, "users"), noLocalMedia: ["wirebot"] }, on: (name: string, h: (e: unknown, c: unknown) => unknown) => name === "reply_payload_sending" && handlers.push(h) });
   const run = (sessionKey: string, payload: unknown) => handlers[0]!({ payload, sessionKey }, { sessionKey });
 
   it("drops another tenant's file from alice's reply and says so; keeps her own", () => {
@@ -52,8 +52,17 @@ describe("the reply_payload_sending hook", () => {
     expect(run("agent:alice:telegram:direct:1", { text: "mine", mediaUrl: "chart.png" })).toBeUndefined();
   });
 
-  it("leaves agents it does not guard alone, and refuses the reply rather than fail open", () => {
-    expect(run("agent:erin:main", { text: "x", mediaUrl: inbound })).toBeUndefined();
+  it("guards every agent by the rule, a user added after it started included; the system agent and a keyless session attach no local file", () => {
+    const erin = path.join(root, "users", "erin", "workspace");
+    expect(run("agent:erin:main", { text: "x", mediaUrl: inbound })).toEqual({ payload: { text: "x\n\n[wirebot: an attachment from outside your workspace was not sent]" } });
+    expect(run("agent:erin:main", { text: "x", mediaUrl: path.join(ws, "chart.png") })).toMatchObject({ payload: { text: expect.stringContaining("not sent") } });
+    expect(workspaceOf({ usersDir: path.join(root, "users") }, "erin")).toBe(erin);
+    expect(run("agent:wirebot:main", { text: "x", mediaUrl: path.join(ws, "chart.png") })).toMatchObject({ payload: { text: expect.stringContaining("not sent") } });
+    expect(run("no-agent-here", { text: "x", mediaUrl: path.join(ws, "chart.png") })).toMatchObject({ payload: { text: expect.stringContaining("not sent") } });
+    expect(workspaceOf({}, "alice")).toBeNull();
+  });
+
+  it("refuses the reply rather than fail open", () => {
     expect(run("agent:alice:main", { get mediaUrl(): string { throw new Error("boom"); } })).toEqual({ cancel: true });
   });
 });

@@ -105,6 +105,11 @@ describe("a user added to a running shared gateway", () => {
     const verdict = await reloadOutcome(since);
     console.log(`[live-add] ${verdict.trim()}`);
     expect(verdict).toMatch(/config hot reload applied/);
+    // Only the agent roster and its provider: no plugin reload (that would drop replies in flight, and for a
+    // moment run without the tenant guard, whose reply hook the runtime treats as fail-open).
+    const hot = /applied \(([^)]*)\)/.exec(verdict)?.[1]?.split(", ") ?? [];
+    expect(hot.length).toBeGreaterThan(0);
+    expect(hot.filter((p) => !/^(agents|models)\./.test(p))).toEqual([]);
 
     const zoe = await ask("zoe");
     stop = true;
@@ -117,7 +122,7 @@ describe("a user added to a running shared gateway", () => {
     expect(aliceTurns.every((s) => s === 200)).toBe(true);
     // Still the process that was started: nothing restarted it.
     expect(() => process.kill(gw!.pid, 0)).not.toThrow();
-    expect(gw.logs().slice(since)).not.toMatch(/gateway restart|\[shutdown\]/);
+    expect(gw.logs().slice(since)).not.toMatch(/gateway restart|\[shutdown\]|was reloaded/);
   }, 300_000);
 
   test("red: with the key in the environment (as before), a user added live has no key and cannot answer", async () => {

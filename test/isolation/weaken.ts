@@ -17,5 +17,5 @@ export function weaken(doc: Doc, agentId: string, ownerPeer: string): void {
   doc["tools"]["agentToAgent"] = { enabled: true };
   doc["commands"] = { ...doc["commands"], config: true, ownerAllowFrom: [ownerPeer] };
   // The tenant guard plugin: without it a reply's MEDIA: line attaches from the shared inbound store.
-  delete doc["plugins"]["entries"]["wirebot-guard"]["config"]["agents"][agentId];
+  doc["plugins"]["entries"]["wirebot-guard"]["enabled"] = false;
 }
