@@ -25,6 +25,11 @@ export interface ApplyOptions {
   confirm?: () => Promise<boolean>;
   /** the plan text already shown before a confirmation (install): only what is new since is printed */
   previewed?: string;
+  /**
+   * Install's runtime provisioning, under way: files, secrets, tunnel and keys go ahead, and no unit starts
+   * before it has finished and the runtime checks ready.
+   */
+  runtime?: Promise<unknown>;
 }
 
 // The live steps bring the Cloudflare SDK, undici and the secrets backends: a --root apply never loads them.
@@ -39,7 +44,15 @@ async function convergeLocked(ctx: CommandContext, config: Config, text: string,
   // Before anything is written: the units must see the CLI they run, and paths.data must be wirebot's (issue 14).
   checkCliLocation(ctx.wirebot, isLive(ctx), ctx.io);
   await assertDataDirOwned(ctx.host, config);
-  if (isLive(ctx) && opts.start !== false) await assertRuntimeReady(ctx, config);
+  const starts = isLive(ctx) && opts.start !== false;
+  // The WhatsApp plugin is installed into the runtime before the secrets step: that needs the runtime now.
+  const runtimeNow = opts.runtime === undefined || config.users.some((u) => u.channels?.whatsapp);
+  if (runtimeNow) await opts.runtime;
+  if (starts && runtimeNow) await assertRuntimeReady(ctx, config);
+  const beforeStart = starts && !runtimeNow ? { beforeStart: async () => {
+    await opts.runtime;
+    await assertRuntimeReady(ctx, config);
+  } } : {};
   // An edited wirebot.yaml reaches here without install's preflight: a sandboxed user is refused before anything is written.
   if (isLive(ctx)) await assertSandboxReady(ctx.host, config);
   if (isLive(ctx) && opts.start !== false) await assertRbwReady(ctx.host, config.secrets);
@@ -49,7 +62,7 @@ async function convergeLocked(ctx: CommandContext, config: Config, text: string,
   if (isEmptyPlan(p)) {
     // Nothing to write, but a stopped unit is still brought up (start is a no-op for running ones).
     if (isLive(ctx) && opts.start !== false) {
-      await applyPlan(ctx.host, p, { io: ctx.io, live: true, start: true, hooks: await liveHooksOf(ctx, config), verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }) });
+      await applyPlan(ctx.host, p, { io: ctx.io, live: true, start: true, ...beforeStart, hooks: await liveHooksOf(ctx, config), verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }) });
     }
     return { result: null, changed: false };
   }
@@ -63,6 +76,7 @@ async function convergeLocked(ctx: CommandContext, config: Config, text: string,
     io: ctx.io,
     live,
     start: opts.start !== false,
+    ...beforeStart,
     ...(live ? { hooks: await liveHooksOf(ctx, config) } : {}),
     verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }),
   });

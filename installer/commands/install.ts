@@ -134,16 +134,33 @@ async function installFrom(ctx: CommandContext, opts: InstallOptions, deps: Inst
   // From here on the host changes: one writer at a time (the converge inside takes this same lock).
   const { result, credential: stored } = await withApplyLock(ctx, async () => {
     if (live && config.tunnel.enabled && deps.ensureCloudflared) await timed("cloudflared", "cloudflared (package repository or pinned release)", () => deps.ensureCloudflared!(ctx));
+    // The runtime's npm install is most of an install's time, and only starting a gateway needs it: files,
+    // secrets, the tunnel and the keys go ahead meanwhile (converge starts no unit before it is done).
+    let runtime: Promise<unknown> | undefined;
     if ((live || opts.provisionRuntime) && deps.provisionRuntime) {
-      await timed("runtime", `provisioning ${config.runtime.package} ${config.runtime.version} with Node ${config.runtime.node}`, () => deps.provisionRuntime!(ctx, config));
+      runtime = timed("runtime", `provisioning ${config.runtime.package} ${config.runtime.version} with Node ${config.runtime.node}`, () => deps.provisionRuntime!(ctx, config));
+      // Awaited below in every case; this only keeps a failure from counting as unhandled before then.
+      runtime.catch(() => undefined);
     } else if (!live) ctx.io.err("• runtime provisioning skipped under --root (add --provision-runtime to include it)");
 
-    const credential = token && deps.storeBootstrapToken ? (await timed("credential", "storing the Bitwarden access token", () => deps.storeBootstrapToken!(ctx, token))) || null : null;
-    const { result } = await timed("apply", live ? "applying and waiting for health" : "rendering", () =>
-      converge(ctx, config, a.text, { start: opts.start !== false, ...(previewed !== undefined ? { previewed } : {}), ...(opts.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: opts.verifyTimeoutMs } : {}) }),
-    );
-    if (a.saved) await forgetAnswers(ctx.host);
-    return { result, credential };
+    try {
+      const credential = token && deps.storeBootstrapToken ? (await timed("credential", "storing the Bitwarden access token", () => deps.storeBootstrapToken!(ctx, token))) || null : null;
+      const { result } = await timed("apply", live ? "applying and waiting for health" : "rendering", () =>
+        converge(ctx, config, a.text, {
+          start: opts.start !== false,
+          ...(runtime ? { runtime } : {}),
+          ...(previewed !== undefined ? { previewed } : {}),
+          ...(opts.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: opts.verifyTimeoutMs } : {}),
+        }),
+      );
+      await runtime;
+      if (a.saved) await forgetAnswers(ctx.host);
+      return { result, credential };
+    } catch (e) {
+      // Never leave an npm install running behind a failed install: its own failure, if any, is the one to report.
+      await runtime;
+      throw e;
+    }
   });
   const credential = stored ?? (config.secrets.backend === "bitwarden" ? await storedCredential(ctx) : null);
 

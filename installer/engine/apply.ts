@@ -17,6 +17,11 @@ export interface ApplyOptions {
   verify?: (plan: Plan) => Promise<ErrorIssue[]>;
   /** live steps that talk to the outside, around the secrets unit */
   hooks?: LiveHooks;
+  /**
+   * Awaited after files, secrets and hooks and before any unit is started or restarted: install's runtime
+   * provisioning, which runs alongside everything that does not need the runtime. A throw rolls back.
+   */
+  beforeStart?: () => Promise<void>;
 }
 
 /**
@@ -114,6 +119,7 @@ export async function applyPlan(host: Host, plan: Plan, opts: ApplyOptions): Pro
         });
         result.written++;
       }
+      await opts.beforeStart?.();
       if (restart.length > 0) {
         opts.io.err(`• restarting ${restart.join(", ")}`);
         await must(await sd.restart(restart), "systemctl restart", `could not restart ${restart.join(", ")}`);

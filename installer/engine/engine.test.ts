@@ -196,6 +196,32 @@ describe("plan and apply", () => {
     expect(order).not.toContain("refresh");
   });
 
+  it("live: beforeStart (install's runtime provisioning) is awaited after files, secrets and keys, before any unit starts; a failure there rolls back", async () => {
+    seedUsers(root);
+    const order: string[] = [];
+    const rec = recordingExec((c) => (c.args[0] === "is-active" ? { stdout: "inactive\n", code: 3 } : {}));
+    const ctx = testContext(root, { exec: async (cmd, args, o) => (order.push(`${cmd} ${args.join(" ")}`), rec.exec(cmd, args, o)) });
+    const text = exampleText("mixed");
+    const p = await plan(ctx.host, await buildDesired(ctx, parseConfig(text, "m"), text));
+    const hooks = { secretsUnit: "wirebot-secrets.service", afterSecrets: async () => void order.push("keys") };
+    await applyPlan(ctx.host, p, { io: ctx.io, live: true, start: true, verify: async () => [], hooks, beforeStart: async () => void order.push("runtime ready") });
+    const i = (s: string) => order.findIndex((o) => o.startsWith(s));
+    expect(i("keys")).toBeLessThan(i("runtime ready"));
+    expect(i("runtime ready")).toBeGreaterThan(-1);
+    expect(order.slice(0, i("runtime ready")).filter((o) => /^systemctl (start|restart) clawdbot/.test(o))).toEqual([]);
+    expect(i("systemctl start")).toBeGreaterThan(i("runtime ready"));
+
+    removeDir(root);
+    mkdirSync(root, { recursive: true });
+    seedUsers(root);
+    const before = snapshotTree(root);
+    const fresh = testContext(root, { exec: rec.exec });
+    const p2 = await plan(fresh.host, await buildDesired(fresh, parseConfig(text, "m"), text));
+    const err = await applyPlan(fresh.host, p2, { io: fresh.io, live: true, start: true, verify: async () => [], hooks, beforeStart: async () => Promise.reject(new Error("npm install failed")) }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe("npm install failed");
+    expect(snapshotTree(root)).toEqual(before);
+  });
+
   it("live hooks: with the secrets unit up, a refresh adds the consumers whose env changed to the restarts", async () => {
     seedUsers(root);
     await converge("mixed", exampleText("mixed"), true);
