@@ -88,13 +88,16 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
 
   program
     .command("plan")
-    .description("show what apply would change (secret files shown as content hidden)")
+    .description("show what apply would change, on this host and in Cloudflare and LiteLLM (secret values hidden)")
     .addOption(configOption())
     .addOption(rootOption())
     .option("--json", "machine-readable output")
-    .option("--exit-code", "exit 2 when changes are pending")
-    .action(async (o: { config?: string; root?: string; json?: boolean; exitCode?: boolean }) =>
-      run(async () => (await import("./commands/plan.ts")).planCommand(await ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), json: Boolean(o.json), exitCode: Boolean(o.exitCode) }))(),
+    .option("--exit-code", "exit 2 when changes are pending, local or remote")
+    .option("--local", "files and units only: do not read Cloudflare or LiteLLM")
+    .action(async (o: { config?: string; root?: string; json?: boolean; exitCode?: boolean; local?: boolean }) =>
+      run(async () =>
+        (await import("./commands/plan.ts")).planCommand(await ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), json: Boolean(o.json), exitCode: Boolean(o.exitCode), local: Boolean(o.local) }),
+      )(),
     );
 
   program

@@ -23,6 +23,8 @@ export interface CommandContext {
   wirebot: WirebotCommand;
   /** how a writing command names itself in the apply lock, and its --wait (lifecycle/lock.ts) */
   lock?: LockRequest;
+  /** plan reads the remote systems (Cloudflare, LiteLLM); unset: on the live host only, never for a --root tree */
+  remote?: boolean;
 }
 
 export function defaultWirebotCommand(): WirebotCommand {
@@ -42,6 +44,7 @@ export function createContext(io: Io, opts: { root?: string; env?: Record<string
 }
 
 export const isLive = (ctx: CommandContext) => ctx.host.root === "/";
+export const readsRemote = (ctx: CommandContext) => ctx.remote ?? isLive(ctx);
 
 export interface LoadedConfig {
   config: Config;

@@ -12,9 +12,8 @@ import { SECRETS_UNIT, TUNNEL_UNIT } from "../render/units.ts";
 import { ensureWhatsAppPlugin } from "../channels/whatsapp-plugin.ts";
 import { needsRestart, parseSecretFile } from "../secrets/secret-file.ts";
 import { openBackend, pullSecrets } from "../secrets/pull.ts";
-import { buildIngress, publishedHosts } from "../tunnel/ingress.ts";
 import { provisionTunnel } from "../tunnel/cloudflare.ts";
-import { accessFor } from "../tunnel/cloudflare-access.ts";
+import { tunnelInputs } from "../tunnel/tunnel-inputs.ts";
 import type { CommandContext } from "./context.ts";
 
 export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
@@ -41,18 +40,7 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
       const baseURL = ctx.env["CLOUDFLARE_BASE_URL"];
       const client = new Cloudflare({ apiToken, maxRetries: 2, ...(baseURL ? { baseURL } : {}) });
       ctx.io.err(`• provisioning Cloudflare tunnel '${t.name}'`);
-      const hosts = publishedHosts(config, layout);
-      const result = await provisionTunnel({
-        client,
-        accountId: t.accountId!,
-        zoneId: t.zoneId!,
-        tunnelName: t.name,
-        managed: t.managed,
-        ingress: buildIngress(config, layout),
-        hostnames: hosts.map((h) => h.hostname),
-        // always passed, so turning Access off removes what an earlier apply created
-        access: accessFor(t.access, hosts, config.users),
-      });
+      const result = await provisionTunnel({ client, ...tunnelInputs(config, layout)! });
       for (const ch of result.changes) if (ch.action !== "unchanged") ctx.io.err(`  ${ch.action} ${ch.kind} ${ch.name}`);
       // The vault feeds cloudflared at every boot, so it must hold the token of the tunnel that exists now: a
       // tunnel deleted and recreated in the dashboard, or a rotated tunnel secret, has a new one.

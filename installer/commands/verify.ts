@@ -67,7 +67,9 @@ export function createVerifier(host: Host, io: Io, opts: VerifyOptions) {
   return async (plan: Plan): Promise<ErrorIssue[]> => {
     const deadline = Date.now() + opts.timeoutMs;
     const pending = new Map(plan.units.map((u) => [u.name, u]));
-    io.err(`• waiting for ${pending.size} unit(s) to become healthy (up to ${Math.round(opts.timeoutMs / 1000)} s)`);
+    const started = Date.now();
+    const label = `waiting for ${pending.size} unit(s) to become healthy`;
+    io.err(`• ${label} (up to ${Math.round(opts.timeoutMs / 1000)} s)`);
     while (pending.size > 0 && Date.now() < deadline) {
       // One systemctl call per round for every pending unit, and the health probes of the active ones side by side.
       const states = await sd.activeStates([...pending.keys()]);
@@ -81,6 +83,7 @@ export function createVerifier(host: Host, io: Io, opts: VerifyOptions) {
       });
       if (pending.size > 0) await new Promise((r) => setTimeout(r, opts.intervalMs ?? 1000));
     }
+    if (pending.size === 0) io.err(`  ${label}: done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     const issues: ErrorIssue[] = [];
     const states = await sd.activeStates([...pending.keys()]);
     for (const [name, u] of pending) {

@@ -46,14 +46,40 @@ export function agentKeySpecs(config: Config, keys: ReadonlyMap<string, string> 
 
 const metadataFor = (agentId: string) => ({ agent_id: agentId, managed_by: "wirebot", spend_logs_metadata: { agent_id: agentId }, tags: [`agent:${agentId}`] });
 
-function needsUpdate(info: KeyInfo, spec: AgentKeySpec): boolean {
+/** What differs between a key's settings in LiteLLM and the ones wirebot wants, as `field: now → wanted`. */
+export function keyDrift(info: KeyInfo, spec: AgentKeySpec): string[] {
   const meta = info.metadata ?? {};
-  return (
-    info.key_alias !== keyAlias(spec.agentId) ||
-    (info.max_budget ?? null) !== spec.monthlyUsd ||
-    (info.budget_duration ?? null) !== (spec.monthlyUsd === null ? null : BUDGET_DURATION) ||
-    meta["agent_id"] !== spec.agentId
-  );
+  const show = (v: unknown) => (v === null || v === undefined ? "none" : JSON.stringify(v));
+  const out: string[] = [];
+  const check = (field: string, now: unknown, want: unknown) => {
+    if ((now ?? null) !== want) out.push(`${field}: ${show(now)} → ${show(want)}`);
+  };
+  check("key_alias", info.key_alias, keyAlias(spec.agentId));
+  check("max_budget", info.max_budget, spec.monthlyUsd);
+  check("budget_duration", info.budget_duration, spec.monthlyUsd === null ? null : BUDGET_DURATION);
+  check("metadata.agent_id", meta["agent_id"], spec.agentId);
+  return out;
+}
+
+export interface AgentKeyPlan {
+  agentId: string;
+  keyHash: string;
+  action: "create" | "update" | "unchanged";
+  /** for an update: each differing field as `field: now → wanted` */
+  drift: string[];
+  info: KeyInfo | null;
+}
+
+/** Reads each agent's key from LiteLLM (by hash) and says what ensureAgentKeys would do; changes nothing. */
+export async function planAgentKeys(client: LiteLlmClient, specs: readonly AgentKeySpec[]): Promise<AgentKeyPlan[]> {
+  const out: AgentKeyPlan[] = [];
+  for (const spec of specs) {
+    const keyHash = sha256Hex(spec.key);
+    const info = await client.keyInfo(keyHash);
+    const drift = info === null ? [] : keyDrift(info, spec);
+    out.push({ agentId: spec.agentId, keyHash, action: info === null ? "create" : drift.length > 0 ? "update" : "unchanged", drift, info });
+  }
+  return out;
 }
 
 /**
@@ -63,11 +89,11 @@ function needsUpdate(info: KeyInfo, spec: AgentKeySpec): boolean {
  */
 export async function ensureAgentKeys(client: LiteLlmClient, specs: readonly AgentKeySpec[], log?: Logger): Promise<AgentKeyResult[]> {
   const out: AgentKeyResult[] = [];
-  for (const spec of specs) {
-    const keyHash = sha256Hex(spec.key);
+  const plans = await planAgentKeys(client, specs);
+  for (const [i, spec] of specs.entries()) {
+    const { keyHash, action, info } = plans[i]!;
     const budget = { max_budget: spec.monthlyUsd, budget_duration: spec.monthlyUsd === null ? null : BUDGET_DURATION };
-    const info = await client.keyInfo(keyHash);
-    if (info === null) {
+    if (action === "create") {
       try {
         await client.keyGenerate({ key: spec.key, key_alias: keyAlias(spec.agentId), ...budget, metadata: metadataFor(spec.agentId), ...(spec.models ? { models: spec.models } : {}) });
       } catch (err) {
@@ -79,8 +105,8 @@ export async function ensureAgentKeys(client: LiteLlmClient, specs: readonly Age
       }
       log?.info({ agentId: spec.agentId, alias: keyAlias(spec.agentId) }, "registered LiteLLM key");
       out.push({ agentId: spec.agentId, keyHash, outcome: "created" });
-    } else if (needsUpdate(info, spec)) {
-      await client.keyUpdate({ key: keyHash, key_alias: keyAlias(spec.agentId), ...budget, metadata: { ...(info.metadata ?? {}), ...metadataFor(spec.agentId) } });
+    } else if (action === "update") {
+      await client.keyUpdate({ key: keyHash, key_alias: keyAlias(spec.agentId), ...budget, metadata: { ...(info?.metadata ?? {}), ...metadataFor(spec.agentId) } });
       log?.info({ agentId: spec.agentId, alias: keyAlias(spec.agentId) }, "updated LiteLLM key settings");
       out.push({ agentId: spec.agentId, keyHash, outcome: "updated" });
     } else {
