@@ -94,9 +94,16 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .option("--json", "machine-readable output")
     .option("--exit-code", "exit 2 when changes are pending, local or remote")
     .option("--local", "files and units only: do not read Cloudflare or LiteLLM")
-    .action(async (o: { config?: string; root?: string; json?: boolean; exitCode?: boolean; local?: boolean }) =>
+    .option("--record", "keep what was found for `wirebot status` (the drift timer runs this)")
+    .action(async (o: { config?: string; root?: string; json?: boolean; exitCode?: boolean; local?: boolean; record?: boolean }) =>
       run(async () =>
-        (await import("./commands/plan.ts")).planCommand(await ctxFor(o.root), { ...(o.config ? { config: o.config } : {}), json: Boolean(o.json), exitCode: Boolean(o.exitCode), local: Boolean(o.local) }),
+        (await import("./commands/plan.ts")).planCommand(await ctxFor(o.root), {
+          ...(o.config ? { config: o.config } : {}),
+          json: Boolean(o.json),
+          exitCode: Boolean(o.exitCode),
+          local: Boolean(o.local),
+          record: Boolean(o.record),
+        }),
       )(),
     );
 

@@ -7,7 +7,7 @@ import { EXIT, usageError } from "../errors.ts";
 import { liveOf, type LifecycleDeps } from "../lifecycle/deps.ts";
 import { FIXED_OWNED_TREES, isMarkerPath, treeOfMarker } from "../lifecycle/ownership.ts";
 import { executeRemoval, planRemoval, type RemovalPlan } from "../lifecycle/removal.ts";
-import { RECONCILE_UNIT, SECRETS_UNIT, TUNNEL_UNIT } from "../render/units.ts";
+import { DRIFT_UNIT, RECONCILE_UNIT, SECRETS_UNIT, TUNNEL_UNIT } from "../render/units.ts";
 import type { Io } from "../io.ts";
 import { loadConfig, type CommandContext } from "./context.ts";
 
@@ -82,6 +82,8 @@ export async function uninstallCommand(ctx: CommandContext, opts: UninstallOptio
       RECONCILE_UNIT,
       TUNNEL_UNIT,
       ...manifest.units,
+      // started by its timer (in manifest.units when drift.schedule is set), so it may be running now
+      ...(manifest.units.some((u) => u.startsWith("wirebot-drift.")) ? [DRIFT_UNIT] : []),
       ...manifest.paths.filter((p) => p.startsWith(WANTS)).map((p) => p.slice(WANTS.length)),
     ]),
   ];

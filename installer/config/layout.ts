@@ -25,6 +25,8 @@ export const PATHS = {
   gatewayKeys:    "/run/wirebot-gateway/agent-keys.json",
   ledgerDir:      "/var/lib/wirebot",
   ledger:         "/var/lib/wirebot/ledger.sqlite",
+  driftDir:       "/var/lib/wirebot-drift",
+  driftRecord:    "/var/lib/wirebot-drift/drift.json",
   manifest:       "/etc/wirebot/manifest.json",
   cloudflaredDir: "/etc/cloudflared",
   tunnelConfig:   "/etc/cloudflared/wirebot.yml",

@@ -125,6 +125,15 @@ export const ConfigSchema = z
         blockAtBudget: z.boolean().default(false),
       })
       .prefault({}),
+    /** Optional drift check: a systemd timer runs `wirebot plan --record` (local and remote) on this OnCalendar= schedule. */
+    drift: z
+      .strictObject({
+        schedule: z
+          .string()
+          .regex(/^[A-Za-z0-9*:,./~ -]{1,64}$/, "must be a systemd OnCalendar= expression such as hourly, daily or *:0/30 (see `man systemd.time`)")
+          .optional(),
+      })
+      .prefault({}),
     users: z
       .array(UserSchema)
       .min(1, "at least one user is needed")

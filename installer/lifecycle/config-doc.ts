@@ -131,6 +131,8 @@ export const DESCRIPTIONS: Record<string, string> = {
   "metering.settleSeconds": "Rows younger than this are left for the next cycle.",
   "metering.warnPercent": "Budget thresholds (percent of `budget.monthlyUsd`) reported once per month.",
   "metering.blockAtBudget": "Block an agent's LiteLLM key when it reaches 100 % of its budget.",
+  "drift": "The optional drift check: `wirebot-drift.timer` runs `wirebot plan --record` (this host, Cloudflare and LiteLLM; nothing is changed) and `wirebot status` shows what it found and since when.",
+  "drift.schedule": "systemd `OnCalendar=` expression (`hourly`, `daily`, `*:0/30`, see `man systemd.time`); absent: no timer.",
   "users": "Everyone who gets an agent. Edit with `wirebot user add|remove|move`.",
   "users[].id": "Agent id: lower case letter first, then letters, digits, `-`; at most 31 characters. Names the state dir, unit instance and LiteLLM key.",
   "users[].name": "Display name.",

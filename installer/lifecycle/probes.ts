@@ -4,11 +4,12 @@ import type { Config } from "../config/schema.ts";
 import { API_TOKEN_VAR } from "../config/secret-plan.ts";
 import { WirebotError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
-import { RECONCILE_UNIT, SECRETS_UNIT, TUNNEL_UNIT } from "../render/units.ts";
+import { DRIFT_TIMER, RECONCILE_UNIT, SECRETS_UNIT, TUNNEL_UNIT } from "../render/units.ts";
+import { driftRecordCheck } from "./drift-status.ts";
 import { PULL_STATUS_PATH, readPullStatus } from "../secrets/pull.ts";
 import { pullHint, readUnitEnv } from "../secrets/unit-env.ts";
 import { wirebotFix, type FixScope } from "./fix-scope.ts";
-import type { Check } from "./report.ts";
+import { ageText, type Check } from "./report.ts";
 
 export interface HttpReply {
   status: number;
@@ -81,16 +82,9 @@ export function describeUnit(s: UnitState): string {
 }
 
 export function managedUnits(c: Config, l: Layout): string[] {
-  return [SECRETS_UNIT, ...l.gateways.map((g) => g.unit), RECONCILE_UNIT, ...(c.tunnel.enabled ? [TUNNEL_UNIT] : [])];
+  return [SECRETS_UNIT, ...l.gateways.map((g) => g.unit), RECONCILE_UNIT, ...(c.tunnel.enabled ? [TUNNEL_UNIT] : []), ...(c.drift.schedule !== undefined ? [DRIFT_TIMER] : [])];
 }
 
-export function ageText(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 120) return `${s} s`;
-  if (s < 7200) return `${Math.round(s / 60)} min`;
-  if (s < 172800) return `${Math.round(s / 3600)} h`;
-  return `${Math.round(s / 86400)} d`;
-}
 
 /** Lag above this is worth a warning: a few reconcile cycles plus the settle delay. */
 export const LAG_WARN_SECONDS = 30 * 60;
@@ -138,6 +132,8 @@ export async function collectStatus(host: Host, c: Config, deps: ProbeDeps = {},
   checks.push(await tunnelCheck(host, c, states.get(TUNNEL_UNIT), scope));
   checks.push(await secretsCheck(host, states.get(SECRETS_UNIT)!));
   checks.push(...(await meteringChecks(host, c, http, scope)));
+  const drift = await driftRecordCheck(host, c);
+  if (drift) checks.push(drift);
   return checks;
 }
 

@@ -2,6 +2,15 @@
 
 export type Level = "ok" | "warn" | "fail";
 
+/** How long ago, for a status line: seconds, minutes, hours or days. */
+export function ageText(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7200) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} d`;
+}
+
 export type Area = "unit" | "gateway" | "port" | "tunnel" | "secrets" | "metering" | "budget" | "drift" | "permissions" | "resources" | "runtime";
 
 export interface Check {

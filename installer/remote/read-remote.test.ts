@@ -12,6 +12,8 @@ import { EXIT, formatError } from "../errors.ts";
 import { failureOf } from "../cli-failure.ts";
 import { LiteLlmClient } from "../meter/litellm-client.ts";
 import { agentKeySpecs, ensureAgentKeys } from "../meter/litellm-keys.ts";
+import { readDriftRecord } from "../drift/record.ts";
+import { driftRecordCheck } from "../lifecycle/drift-status.ts";
 import { exampleText, removeDir, tempDir, testContext } from "../testing/harness.ts";
 import { provisionTunnel } from "../tunnel/cloudflare.ts";
 import { tunnelInputs } from "../tunnel/tunnel-inputs.ts";
@@ -55,8 +57,9 @@ async function applyRemote(): Promise<void> {
   await client.close();
 }
 
-async function runPlan(opts: { json?: boolean; local?: boolean } = {}) {
+async function runPlan(opts: { json?: boolean; local?: boolean; record?: boolean } = {}, now?: Date) {
   const ctx = testContext(root, { env: { CLOUDFLARE_BASE_URL: cf.baseURL } });
+  if (now) ctx.host.now = () => now;
   ctx.remote = true;
   let code: number;
   try {
@@ -116,6 +119,44 @@ describe("wirebot plan, remote part", () => {
     const ctx = testContext(root);
     await planCommand(ctx, {});
     expect(ctx.io.stdout.join("\n")).toContain("Remote: not read (rendering into");
+  });
+
+  it("--record keeps the drift for status, each item since the first check that saw it; a failed check is recorded, the drift kept", async () => {
+    const config = parseConfig(`${text}\ndrift: { schedule: hourly }\n`, "t");
+    const t1 = new Date("2026-12-07T10:00:00Z");
+    const t2 = new Date("2026-12-07T11:00:00Z");
+    ll.store.findKey(AGENT_KEYS["bob"]!)!.max_budget = 77;
+    expect((await runPlan({ record: true }, t1)).code).toBe(EXIT.pending);
+    const first = (await readDriftRecord(testContext(root).host))!;
+    const bob = first.drift.find((d) => d.where === "litellm")!;
+    expect(bob).toEqual({ where: "litellm", what: "update key wirebot/bob: max_budget: 77 → 10", since: t1.toISOString() });
+    expect(first.drift.filter((d) => d.where === "local").length).toBeGreaterThan(0);
+
+    cf.records.splice(cf.records.findIndex((r) => r.name === "helm.wirebot.example.org"), 1);
+    await runPlan({ record: true }, t2);
+    const second = (await readDriftRecord(testContext(root).host))!;
+    expect(second.checkedAt).toBe(t2.toISOString());
+    expect(second.drift.find((d) => d.where === "litellm")!.since).toBe(t1.toISOString());
+    expect(second.drift.find((d) => d.where === "cloudflare")).toMatchObject({ what: expect.stringMatching(/^create dns helm\.wirebot\.example\.org/), since: t2.toISOString() });
+
+    const ctx = testContext(root);
+    ctx.host.now = () => new Date("2026-12-07T11:30:00Z");
+    const check = (await driftRecordCheck(ctx.host, config))!;
+    expect(check.level).toBe("warn");
+    expect(check.summary).toMatch(/^\d+ change\(s\) pending for 90 min \(checked 30 min ago; local \d+, cloudflare 1, litellm 1\): cloudflare: create dns helm/);
+    expect(check.summary).toContain("litellm: update key wirebot/bob: max_budget: 77 → 10");
+
+    await ll.close();
+    try {
+      expect((await runPlan({ record: true })).code).toBe(EXIT.tempFail);
+      const failed = (await readDriftRecord(testContext(root).host))!;
+      expect(failed.error?.code).toBe("remote.unreachable");
+      expect(failed.drift).toEqual(second.drift);
+      expect((await driftRecordCheck(ctx.host, config))!.summary).toMatch(/^last check failed \(remote\.unreachable: LiteLLM did not answer/);
+    } finally {
+      ll = await startStandin({ masterKey: ll.masterKey });
+      await applyRemote().catch(() => undefined);
+    }
   });
 
   it("LiteLLM unreachable: exit 75, the service named, the --local way out given", async () => {

@@ -11,10 +11,13 @@ import { gatewayPlugins, renderGatewayConfig, SHARED_LIVE_PATHS } from "./gatewa
 import { isSandboxed } from "./sandbox.ts";
 import { SANDBOXED_WORKSPACE, sandboxResources } from "./sandbox-units.ts";
 import {
+  DRIFT_TIMER,
+  DRIFT_UNIT,
   GATEWAY_TEMPLATE_UNIT,
   RECONCILE_UNIT,
   renderDedicatedDropIn,
   renderDedicatedTemplateUnit,
+  renderDriftUnits,
   renderReconcileUnit,
   renderSecretsUnit,
   renderSharedGatewayUnit,
@@ -135,6 +138,12 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
     r.push(unitFile(TUNNEL_UNIT, renderTunnelUnit(c, t), [TUNNEL_UNIT]));
     r.push(enableLink(TUNNEL_UNIT));
   }
+  const drift = renderDriftUnits(c, ctx.wirebot, t, ctx.encryptedCredential);
+  if (drift) {
+    r.push(unitFile(DRIFT_UNIT, drift.service, []));
+    r.push(unitFile(DRIFT_TIMER, drift.timer, [DRIFT_TIMER]));
+    r.push({ kind: "link", path: `${PATHS.unitDir}/timers.target.wants/${DRIFT_TIMER}`, target: `${PATHS.unitDir}/${DRIFT_TIMER}`, notify: [] });
+  }
   const sandbox = sandboxResources(c, l, t, {
     unitFile,
     enableLink: (name, wantedBy) => ({ kind: "link", path: `/etc/systemd/system/${wantedBy}.wants/${name}`, target: `/etc/systemd/system/${name}`, notify: [] }),
@@ -147,6 +156,7 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
   for (const g of l.gateways) units.push({ name: g.unit, health: { url: `http://127.0.0.1:${g.port}/health`, expectJson: { ok: true } } });
   units.push({ name: RECONCILE_UNIT, health: { url: `http://127.0.0.1:${c.metering.api.port}/health`, expectJson: { ok: true } } });
   if (c.tunnel.enabled) units.push({ name: TUNNEL_UNIT });
+  if (drift) units.push({ name: DRIFT_TIMER });
 
   assertUniquePaths(r);
   return { resources: r, units };

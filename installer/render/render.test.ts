@@ -102,6 +102,32 @@ describe("gateway config", () => {
     expect(paths).toContain("channels.telegram.allowFrom");
   });
 
+  it("drift.schedule adds the drift check: a hardened root oneshot running `plan --record` on a timer; without it, nothing", () => {
+    const text = `${exampleText("three-users")}\ndrift: { schedule: hourly }\n`;
+    const d = renderAll(parseConfig(text, "t"), { assets, wirebot: WIREBOT_CMD, configText: text, encryptedCredential: true });
+    const file = (name: string) => d.resources.find((r) => r.path === `/etc/systemd/system/${name}`) as { content: string } | undefined;
+    const service = file("wirebot-drift.service")!.content;
+    expect(service).toContain(`ExecStart=${WIREBOT_CMD.node} ${WIREBOT_CMD.entry} plan --record`);
+    expect(service).toMatch(/^CapabilityBoundingSet=CAP_DAC_READ_SEARCH$/m);
+    expect(service).toMatch(/^LoadCredentialEncrypted=bws-access-token:/m);
+    expect(service).toMatch(/^StateDirectory=wirebot-drift$/m);
+    expect(file("wirebot-drift.timer")!.content).toMatch(/^OnCalendar=hourly$/m);
+    expect(d.resources.some((r) => r.path === "/etc/systemd/system/timers.target.wants/wirebot-drift.timer")).toBe(true);
+    expect(d.units.map((u) => u.name)).toContain("wirebot-drift.timer");
+    expect(d.units.map((u) => u.name)).not.toContain("wirebot-drift.service");
+    const plain = render("three-users");
+    expect(plain.resources.filter((r) => r.path.includes("wirebot-drift"))).toEqual([]);
+    const bad = (() => {
+      try {
+        parseConfig(`${exampleText("three-users")}\ndrift: { schedule: "hourly\\nExecStartPre=/bin/sh" }\n`, "t");
+      } catch (e) {
+        return e as WirebotError;
+      }
+    })();
+    expect(bad?.exitCode).toBe(78);
+    expect(bad?.issues.map((i) => i.path)).toEqual(["drift.schedule"]);
+  });
+
   it("turns off background calls that would spend unmetered money", () => {
     expect(cfg.agents.defaults.heartbeat.every).toBe("0m");
     expect(cfg.gateway.controlUi.sessionObserver).toBe(false);

@@ -1,6 +1,6 @@
 /** Real systemd: every rendered unit passes `systemd-analyze verify`; long-running units score ≤ 2.0 offline. */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveLayout } from "../config/layout.ts";
@@ -27,7 +27,11 @@ describe("rendered units under systemd-analyze", () => {
   beforeAll(async () => {
     root = tempDir("wirebot-units-");
     const ctx = testContext(root);
-    const code = await main(["install", "--config", examplePath("mixed"), "--root", root, "--yes"], { io: ctx.io, context: () => ctx });
+    // mixed.yaml plus the optional drift check, so its two units are verified too
+    const config = path.join(root, "..", `${path.basename(root)}.yaml`);
+    writeFileSync(config, `${exampleText("mixed")}\ndrift: { schedule: "*:0/30" }\n`);
+    const code = await main(["install", "--config", config, "--root", root, "--yes"], { io: ctx.io, context: () => ctx });
+    rmSync(config);
     expect(code).toBe(0);
     seedExecutables(root, resolveLayout(parseConfig(exampleText("mixed"), "m")).nodeBin);
   });
@@ -36,7 +40,7 @@ describe("rendered units under systemd-analyze", () => {
   const units = ["wirebot-secrets.service", "clawdbot-gateway.service", "clawdbot-gateway@erin.service", "cloudflared-wirebot.service", "wirebot-reconcile.service"];
 
   it("systemd-analyze verify is clean for every unit", () => {
-    const files = units.map((u) => path.join(root, "etc/systemd/system", u.includes("@erin") ? "clawdbot-gateway@.service" : u));
+    const files = [...units, "wirebot-drift.service", "wirebot-drift.timer"].map((u) => path.join(root, "etc/systemd/system", u.includes("@erin") ? "clawdbot-gateway@.service" : u));
     const r = spawnSync("systemd-analyze", ["verify", `--root=${root}`, ...files, path.join(root, "etc/systemd/system/clawdbot-gateway@erin.service")], { encoding: "utf8" });
     expect(r.stderr.trim()).toBe("");
     expect(r.status).toBe(0);
@@ -49,10 +53,10 @@ describe("rendered units under systemd-analyze", () => {
     expect(score).toBeLessThanOrEqual(2.0);
   });
 
-  it("the secrets oneshot is hardened too", () => {
-    const out = execFileSync("systemd-analyze", ["security", "--offline=true", `--root=${root}`, "wirebot-secrets.service"], { encoding: "utf8" });
+  it.each(["wirebot-secrets.service", "wirebot-drift.service"])("the oneshot %s is hardened too", (unit) => {
+    const out = execFileSync("systemd-analyze", ["security", "--offline=true", `--root=${root}`, unit], { encoding: "utf8" });
     const score = Number(out.match(/Overall exposure level for \S+: ([\d.]+)/)?.[1]);
-    console.log(`wirebot-secrets.service: exposure ${score}`);
+    console.log(`${unit}: exposure ${score}`);
     expect(score).toBeLessThanOrEqual(2.0);
   });
 

@@ -21,6 +21,8 @@ export const SECRETS_UNIT = "wirebot-secrets.service";
 export const RECONCILE_UNIT = "wirebot-reconcile.service";
 export const TUNNEL_UNIT = "cloudflared-wirebot.service";
 export const GATEWAY_TEMPLATE_UNIT = "clawdbot-gateway@.service";
+export const DRIFT_UNIT = "wirebot-drift.service";
+export const DRIFT_TIMER = "wirebot-drift.timer";
 
 function tmpl(t: Templates, name: string): string {
   const text = t[name];
@@ -119,6 +121,37 @@ export function renderReconcileUnit(c: Config, cmd: WirebotCommand, t: Templates
     { header: MANAGED_HEADER, apiPort: c.metering.api.port, wirebotNode: cmd.node, wirebotEntry: cmd.entry, wirebotVersion: cmd.version, hardening: renderPolicy("nodeDaemon") },
     blocks,
   );
+}
+
+/**
+ * The drift check (drift.schedule): a root oneshot that runs `wirebot plan --record`. It reads every file the
+ * appliance renders (state dirs are 0700 of their service users: CAP_DAC_READ_SEARCH, read only) and the
+ * vault through the same bootstrap credential as the secrets unit; it writes only its StateDirectory.
+ */
+export function renderDriftUnits(c: Config, cmd: WirebotCommand, t: Templates, encryptedCredential: boolean): { service: string; timer: string } | null {
+  const schedule = c.drift.schedule;
+  if (schedule === undefined) return null;
+  const credential =
+    c.secrets.backend === "bitwarden"
+      ? encryptedCredential
+        ? `LoadCredentialEncrypted=${BWS_CREDENTIAL}:${BWS_CRED_ENCRYPTED}`
+        : `LoadCredential=${BWS_CREDENTIAL}:${BWS_CRED_PLAIN}`
+      : c.secrets.backend === "rbw"
+        ? RBW_LINES
+        : `# backend '${c.secrets.backend}': no bootstrap credential`;
+  const service = renderTemplate(
+    DRIFT_UNIT,
+    tmpl(t, DRIFT_UNIT),
+    {
+      header: MANAGED_HEADER,
+      wirebotNode: cmd.node,
+      wirebotEntry: cmd.entry,
+      credential,
+      hardening: renderPolicy("secretsOneshot", { CapabilityBoundingSet: "CAP_DAC_READ_SEARCH", ...(c.secrets.backend === "rbw" ? { ProtectHome: "tmpfs" } : {}) }),
+    },
+    blocks,
+  );
+  return { service, timer: renderTemplate(DRIFT_TIMER, tmpl(t, DRIFT_TIMER), { header: MANAGED_HEADER, schedule }) };
 }
 
 export function renderSysusers(c: Config, l: Layout, t: Templates): string {
