@@ -3,6 +3,7 @@ import type { Config } from "../config/schema.ts";
 import type { Desired } from "../engine/resource.ts";
 import { renderAll } from "../render/index.ts";
 import { BWS_CRED_PLAIN } from "../secrets/bootstrap-token.ts";
+import { readAccessFacts } from "../tunnel/access-facts-file.ts";
 import type { CommandContext } from "./context.ts";
 
 /** Encrypted credential (systemd-creds) unless the plain-file fallback is what install stored. */
@@ -16,5 +17,6 @@ export async function buildDesired(ctx: CommandContext, config: Config, configTe
     wirebot: ctx.wirebot,
     configText,
     encryptedCredential: await usesEncryptedCredential(ctx),
+    tunnelAccess: config.tunnel.enabled && config.tunnel.access.enabled ? await readAccessFacts(ctx.host) : null,
   });
 }

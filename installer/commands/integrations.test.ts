@@ -10,6 +10,8 @@ import type { Config } from "../config/schema.ts";
 import { TUNNEL_UNIT } from "../render/units.ts";
 import { testContext } from "../testing/harness.ts";
 import { liveHooks } from "./integrations.ts";
+import { buildDesired } from "./desired.ts";
+import { readAccessFacts } from "../tunnel/access-facts-file.ts";
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
 const ZONE = "fedcba9876543210fedcba9876543210";
@@ -94,4 +96,12 @@ test("apply puts each Control UI behind its own Access application: helm admits 
     "helm-eli.wirebot.example.org": [{ email: { email: "eli@example.org" } }],
   });
   expect(ctx.io.text()).toContain("create access-app wirebot wirebot helm-eli");
+
+  // The origin check: the AUD tags Cloudflare gave are kept on the host, so the next render of the tunnel
+  // config carries them; a second run with nothing changed restarts nothing.
+  expect(await readAccessFacts(ctx.host)).toEqual({ teamName: "wirebot-team", aud: Object.fromEntries(cf.apps.map((a) => [a.domain, a.aud])) });
+  expect(await liveHooks(ctx, withAccess).beforeSecrets!()).toEqual([]);
+  const desired = await buildDesired(ctx, withAccess, "");
+  const yaml = (desired.resources.find((r) => r.path === PATHS.tunnelConfig) as { content: string }).content;
+  for (const a of cf.apps) expect(yaml).toContain(a.aud);
 });

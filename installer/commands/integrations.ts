@@ -14,6 +14,9 @@ import { needsRestart, parseSecretFile } from "../secrets/secret-file.ts";
 import { openBackend, pullSecrets } from "../secrets/pull.ts";
 import { provisionTunnel } from "../tunnel/cloudflare.ts";
 import { tunnelInputs } from "../tunnel/tunnel-inputs.ts";
+import { readAccessFacts, writeAccessFacts } from "../tunnel/access-facts-file.ts";
+import { sameFacts, type AccessFacts } from "../tunnel/origin-access.ts";
+import { renderTunnelConfig } from "../tunnel/tunnel-config.ts";
 import type { CommandContext } from "./context.ts";
 
 export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
@@ -28,9 +31,10 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
     return snapshot;
   }
 
-  async function provisionTunnelStep(): Promise<void> {
+  /** Returns the units to restart: cloudflared when its origin Access check changed (a new AUD tag, Access on or off). */
+  async function provisionTunnelStep(): Promise<string[]> {
     const t = config.tunnel;
-    if (!t.enabled || !t.accountId || !t.zoneId || !secrets.tunnelToken) return;
+    if (!t.enabled || !t.accountId || !t.zoneId || !secrets.tunnelToken) return [];
     const need = secrets.applyTime.find((s) => s.envVar === CLOUDFLARE_TOKEN_VAR);
     if (!need) throw configError("tunnel.no-api-token", "the tunnel is provisioned through the Cloudflare API but secrets.map has no CLOUDFLARE_API_TOKEN", { hint: "add CLOUDFLARE_API_TOKEN: <vault name> to secrets.map (a token with Tunnel:Edit, DNS:Edit and Access:Edit)" });
     const backend = await openBackend(config, ctx.host, ctx.io, log);
@@ -42,6 +46,7 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
       ctx.io.err(`• provisioning Cloudflare tunnel '${t.name}'`);
       const result = await provisionTunnel({ client, ...tunnelInputs(config, layout)! });
       for (const ch of result.changes) if (ch.action !== "unchanged") ctx.io.err(`  ${ch.action} ${ch.kind} ${ch.name}`);
+      const restart = await syncAccessFacts(result.accessFacts);
       // The vault feeds cloudflared at every boot, so it must hold the token of the tunnel that exists now: a
       // tunnel deleted and recreated in the dashboard, or a rotated tunnel secret, has a new one.
       const name = secrets.tunnelToken!.vaultName;
@@ -53,9 +58,23 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
           ctx.io.err(`  updated vault secret '${name}': Cloudflare now issues a different token for tunnel '${t.name}'`);
         }
       }
+      return restart;
     } finally {
       await backend.close?.();
     }
+  }
+
+  /**
+   * The AUD tags come from Cloudflare (an application deleted and recreated has a new one): keep them on the
+   * host, so the next render is the same, and bring the tunnel config up to date now, before cloudflared starts.
+   */
+  async function syncAccessFacts(facts: AccessFacts | null): Promise<string[]> {
+    if (sameFacts(await readAccessFacts(ctx.host), facts)) return [];
+    await writeAccessFacts(ctx.host, facts);
+    // apply wrote the file just before this step (its render had the facts the host kept until now)
+    if (await ctx.host.stat(PATHS.tunnelConfig)) await ctx.host.writeFileAtomic(PATHS.tunnelConfig, renderTunnelConfig(config, layout, undefined, facts), { mode: 0o644 });
+    ctx.io.err(`  origin Access check: ${facts ? `${Object.keys(facts.aud).length} hostname(s) of team '${facts.teamName}'` : "off"} (${PATHS.tunnelConfig})`);
+    return config.tunnel.managed === "local" ? [TUNNEL_UNIT] : [];
   }
 
   return {
@@ -66,8 +85,7 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
       // A gateway loads plugins at start only.
       const changed = plugin.outcome === "installed" || plugin.outcome === "removed";
       const restart = changed ? layout.gateways.map((g) => g.unit) : [];
-      await provisionTunnelStep();
-      return restart;
+      return [...restart, ...(await provisionTunnelStep())];
     },
 
     async refreshSecrets() {

@@ -30,6 +30,7 @@ export const PATHS = {
   manifest:       "/etc/wirebot/manifest.json",
   cloudflaredDir: "/etc/cloudflared",
   tunnelConfig:   "/etc/cloudflared/wirebot.yml",
+  tunnelAccess:   "/etc/wirebot/tunnel-access.json",
   unitDir:        "/etc/systemd/system",
   sysusers:       "/etc/sysusers.d/wirebot.conf",
   tmpfiles:       "/etc/tmpfiles.d/wirebot.conf",

@@ -116,6 +116,7 @@ export async function planRemoval(host: Host, input: RemovalInput): Promise<Remo
   // tmpfs: wirebot's tmpfiles.d snippet makes it at every boot and only wirebot writes there (pulled secrets, the lock).
   if (await host.stat(PATHS.runDir)) add({ path: PATHS.runDir, what: "tree", why: "wirebot's tmpfs directory, recreated at every boot" });
   if (await host.stat(PATHS.gatewayKeysDir)) add({ path: PATHS.gatewayKeysDir, what: "tree", why: "wirebot's tmpfs directory for the shared gateway's keys, recreated at every boot" });
+  if (!inTree(PATHS.tunnelAccess) && (await host.stat(PATHS.tunnelAccess))) add({ path: PATHS.tunnelAccess, what: "file", why: "the Access AUD tags the tunnel step kept (re-read from Cloudflare by the next apply)" });
   if (await host.stat(PATHS.driftDir)) add({ path: PATHS.driftDir, what: "tree", why: "the drift check's record (the state directory of wirebot-drift.service)" });
   for (const t of trees) add({ path: t, what: "tree", why: `marked as made by wirebot (${OWNED_MARKER})` });
   if (await host.stat(MANIFEST_PATH)) {

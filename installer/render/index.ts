@@ -7,6 +7,7 @@ import type { Assets } from "../assets.ts";
 import { ROOT, type Desired, type OwnerSpec, type Resource, type UnitSpec } from "../engine/resource.ts";
 import { markerResource } from "../lifecycle/ownership.ts";
 import { renderTunnelConfig } from "../tunnel/tunnel-config.ts";
+import type { AccessFacts } from "../tunnel/origin-access.ts";
 import { gatewayPlugins, renderGatewayConfig, SHARED_LIVE_PATHS } from "./gateway-config.ts";
 import { isSandboxed } from "./sandbox.ts";
 import { SANDBOXED_WORKSPACE, sandboxResources } from "./sandbox-units.ts";
@@ -36,6 +37,8 @@ export interface RenderContext {
   configText: string;
   /** systemd-creds is available: the bootstrap token is stored encrypted. */
   encryptedCredential: boolean;
+  /** What the last apply got from Cloudflare Access (team, AUD tags), read from PATHS.tunnelAccess; null before. */
+  tunnelAccess?: AccessFacts | null;
   /** Extra resources from other capabilities (tunnel config), rendered by their own pure functions. */
   extra?: (c: Config, l: Layout) => Resource[];
 }
@@ -134,7 +137,7 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
   r.push(enableLink(RECONCILE_UNIT));
   if (c.tunnel.enabled) {
     r.push({ kind: "dir", path: PATHS.cloudflaredDir, mode: 0o755, owner: ROOT, notify: [] });
-    r.push({ kind: "file", path: PATHS.tunnelConfig, content: renderTunnelConfig(c, l), mode: 0o644, owner: ROOT, notify: [TUNNEL_UNIT] });
+    r.push({ kind: "file", path: PATHS.tunnelConfig, content: renderTunnelConfig(c, l, undefined, ctx.tunnelAccess ?? null), mode: 0o644, owner: ROOT, notify: [TUNNEL_UNIT] });
     r.push(unitFile(TUNNEL_UNIT, renderTunnelUnit(c, t), [TUNNEL_UNIT]));
     r.push(enableLink(TUNNEL_UNIT));
   }

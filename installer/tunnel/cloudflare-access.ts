@@ -81,6 +81,7 @@ interface ExistingPolicy {
 }
 interface ExistingApp {
   id: string;
+  aud: string | null;
   domain: string;
   destinations: unknown;
   policies: unknown;
@@ -107,7 +108,8 @@ const push = <K, V>(m: Map<K, V[]>, k: K, v: V) => m.set(k, [...(m.get(k) ?? [])
  * (found by name), never anyone else's. Order: policies first (an application can only link a policy
  * that exists), then existing applications are updated and stale ones deleted before new ones are
  * created, so a hostname moving between applications is released before it is claimed; policies no
- * application uses go last.
+ * application uses go last. Returns each wanted application's AUD tag by hostname (absent for one a dry run
+ * would create).
  */
 export async function convergeAccess(
   client: Cloudflare,
@@ -117,7 +119,8 @@ export async function convergeAccess(
   dry: boolean,
   changes: CloudflareChange[],
   call: <T>(step: string, fn: () => Promise<T>) => Promise<T>,
-): Promise<void> {
+): Promise<Record<string, string>> {
+  const aud: Record<string, string> = {};
   const policies = new Map<string, ExistingPolicy[]>();
   const apps = new Map<string, ExistingApp[]>();
   try {
@@ -130,9 +133,9 @@ export async function convergeAccess(
     await call("list Access applications", async () => {
       // without `exact`, the name filter matches every name containing the prefix
       for await (const a of client.zeroTrust.access.applications.list({ account_id, name: accessAppName(tunnelName) })) {
-        const app = a as unknown as { id?: string; name?: string; domain?: string; destinations?: unknown; policies?: unknown };
+        const app = a as unknown as { id?: string; aud?: string; name?: string; domain?: string; destinations?: unknown; policies?: unknown };
         const label = ownLabel(tunnelName, app.name, "");
-        if (label && app.id) push(apps, label, { id: app.id, domain: app.domain ?? "", destinations: app.destinations, policies: app.policies });
+        if (label && app.id) push(apps, label, { id: app.id, aud: app.aud ?? null, domain: app.domain ?? "", destinations: app.destinations, policies: app.policies });
       }
     });
   } catch (e) {
@@ -144,7 +147,7 @@ export async function convergeAccess(
       { action: "unchanged", kind: "access-app", name: accessAppName(tunnelName), detail },
       { action: "unchanged", kind: "access-policy", name: accessPolicyName(tunnelName), detail },
     );
-    return;
+    return aud;
   }
 
   const wanted = new Map((access.enabled ? access.apps : []).map((a) => [a.label, a]));
@@ -190,6 +193,7 @@ export async function convergeAccess(
     const cur = apps.get(a.label)?.[0];
     if (!cur) continue;
     const body = appBody(a);
+    if (cur.aud) aud[body.domain] = cur.aud;
     const policyId = policyIds.get(a.label) ?? null;
     const linked = Array.isArray(cur.policies) && cur.policies.length === 1 && (cur.policies[0] as { id?: string })?.id === policyId;
     if (cur.domain.toLowerCase() === body.domain && JSON.stringify(destinationUris(cur.destinations)) === JSON.stringify([body.domain]) && linked)
@@ -214,7 +218,9 @@ export async function convergeAccess(
     if (apps.get(a.label)?.length) continue;
     const body = appBody(a);
     changes.push({ action: "create", kind: "access-app", name: body.name, detail: body.domain });
-    if (!dry) await call(`create Access application '${body.name}'`, () => client.zeroTrust.access.applications.create(body));
+    if (dry) continue;
+    const created = (await call(`create Access application '${body.name}'`, () => client.zeroTrust.access.applications.create(body))) as { aud?: string };
+    if (created.aud) aud[body.domain] = created.aud;
   }
 
   // ---- policies no application of ours links any more ----
@@ -225,4 +231,5 @@ export async function convergeAccess(
       changes.push({ action: "delete", kind: "access-policy", name });
       if (!dry) await call(`delete Access policy '${name}'`, () => client.zeroTrust.access.policies.delete(p.id, { account_id }));
     }
+  return aud;
 }

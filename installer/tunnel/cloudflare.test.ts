@@ -12,6 +12,8 @@ import { WirebotError } from "../errors.ts";
 import { buildIngress, publishedHosts } from "./ingress.ts";
 import { accessAppName, accessFor, accessPolicyName } from "./cloudflare-access.ts";
 import { provisionTunnel, recordComment, tunnelTarget, type ProvisionOptions } from "./cloudflare.ts";
+import { validateIngress, validateTunnelYaml, type IngressRule } from "./ingress-validate.ts";
+import { renderTunnelConfig } from "./tunnel-config.ts";
 
 const ACCOUNT = "0123456789abcdef0123456789abcdef";
 const ZONE = "fedcba9876543210fedcba9876543210";
@@ -317,6 +319,52 @@ describe("Cloudflare Access: one application per Control UI, each admitting only
     const again = await provisionTunnel(access(config(withEmails), [], false));
     expect(methodsSince(before)).toEqual(["GET"]);
     expect(accessChanges(again.changes)).toEqual([]);
+  });
+
+  test("the origin checks Access too: each protected hostname's rule requires the team and the AUD tag of the application Cloudflare returned; the API's rule does not", async () => {
+    const c = config(withEmails);
+    const r = await provisionTunnel(access(c));
+    const rules = (cf.tunnels.find((t) => t.deleted_at === null)!.config!.ingress ?? []) as { hostname?: string; originRequest?: { access?: unknown } }[];
+    const accessOf = (h: string) => rules.find((x) => x.hostname === h)?.originRequest?.access;
+    expect(accessOf("helm.wirebot.example.org")).toEqual({ required: true, teamName: "wirebot-team", audTag: [appNamed("helm")!.aud] });
+    expect(accessOf("helm-erin.wirebot.example.org")).toEqual({ required: true, teamName: "wirebot-team", audTag: [appNamed("helm-erin")!.aud] });
+    expect(accessOf("api.wirebot.example.org")).toBeUndefined();
+    expect(r.accessFacts).toEqual({ teamName: "wirebot-team", aud: { "helm.wirebot.example.org": appNamed("helm")!.aud, "helm-erin.wirebot.example.org": appNamed("helm-erin")!.aud } });
+    expect(validateIngress(rules as IngressRule[]).ok).toBe(true);
+
+    // The application deleted in the dashboard: the next apply makes a new one, and the origin follows its new AUD tag.
+    const oldAud = appNamed("helm")!.aud;
+    cf.apps.splice(cf.apps.indexOf(appNamed("helm")!), 1);
+    const dry = await provisionTunnel({ ...access(c), dryRun: true });
+    expect(summary(dry.changes.filter((x) => x.action !== "unchanged"))).toEqual(["update ingress wirebot", "create access-app wirebot wirebot helm"]);
+    const r2 = await provisionTunnel(access(c));
+    expect(appNamed("helm")!.aud).not.toBe(oldAud);
+    expect(accessOf2()).toEqual([appNamed("helm")!.aud]);
+    expect(r2.accessFacts!.aud["helm.wirebot.example.org"]).toBe(appNamed("helm")!.aud);
+
+    // Access off: no origin check left (and no facts).
+    const r3 = await provisionTunnel(access(c, ADMINS, false));
+    expect(JSON.stringify(cf.tunnels.find((t) => t.deleted_at === null)!.config)).not.toContain('"access"');
+    expect(r3.accessFacts).toBeNull();
+
+    function accessOf2() {
+      const now = (cf.tunnels.find((t) => t.deleted_at === null)!.config!.ingress ?? []) as { hostname?: string; originRequest?: { access?: { audTag?: string[] } } }[];
+      return now.find((x) => x.hostname === "helm.wirebot.example.org")?.originRequest?.access?.audTag;
+    }
+  });
+
+  test("a locally managed tunnel gets the same check in its config file, from the facts the last apply kept; cloudflared's validation accepts it", async () => {
+    const tunnelLine = (more: string) => `tunnel: { enabled: true, name: wirebot, accountId: ${ACCOUNT}, zoneId: ${ZONE}${more} }`;
+    const on = parseConfig(withEmails(base).replace(/^tunnel: .*$/m, tunnelLine(", access: { enabled: true, emails: [ops@example.org] }")), "t.yaml");
+    expect(on.tunnel.managed).toBe("local");
+    const r = await provisionTunnel({ ...access(on), managed: "local" });
+    const yaml = renderTunnelConfig(on, resolveLayout(on), undefined, r.accessFacts);
+    expect(validateTunnelYaml(yaml).ok).toBe(true);
+    expect(yaml).toContain(`audTag:\n          - ${r.accessFacts!.aud["helm.wirebot.example.org"]}`);
+    expect(yaml).toContain("teamName: wirebot-team");
+    // Access off in wirebot.yaml: facts left on disk are not rendered.
+    const off = parseConfig(base.replace(/^tunnel: .*$/m, tunnelLine("")), "t.yaml");
+    expect(renderTunnelConfig(off, resolveLayout(off), undefined, r.accessFacts)).not.toContain("audTag");
   });
 
   test("dry run lists the applications and policies it would create and sends no write", async () => {

@@ -4,6 +4,7 @@ import Cloudflare from "cloudflare";
 import { WirebotError, configError, type ErrorIssue } from "../errors.ts";
 import { assertValidIngress, matchRule, type IngressRule } from "./ingress-validate.ts";
 import { assertAccessOptions, convergeAccess, type AccessOptions } from "./cloudflare-access.ts";
+import { teamNameOf, withOriginAccess, type AccessFacts } from "./origin-access.ts";
 
 export type ChangeAction = "create" | "update" | "delete" | "unchanged";
 
@@ -20,7 +21,10 @@ export interface ProvisionOptions {
   zoneId: string;
   tunnelName: string;
   managed: "remote" | "local";
-  /** Full ingress, catch-all last; validated with the cloudflared port before anything is sent. */
+  /**
+   * Full ingress, catch-all last; validated with the cloudflared port before anything is sent. With Access
+   * on, each protected hostname's rule gets `originRequest.access` (team, AUD tag) before it is set.
+   */
   ingress: IngressRule[];
   /** DNS names to route to the tunnel (every non-catch-all hostname of the ingress). */
   hostnames: string[];
@@ -44,6 +48,11 @@ export interface ProvisionResult {
    * pino and util.inspect of the result leave it out. null in a dry run.
    */
   readonly token: string | null;
+  /**
+   * What cloudflared needs to check Access itself (team, AUD tag per protected hostname); null with Access off.
+   * A locally managed tunnel renders it into its config file; a remote one has it in the ingress already.
+   */
+  accessFacts: AccessFacts | null;
 }
 
 export const tunnelTarget = (tunnelId: string) => `${tunnelId}.cfargotunnel.com`;
@@ -185,6 +194,24 @@ export async function provisionTunnel(opts: ProvisionOptions): Promise<Provision
       hint: "wirebot never changes records it did not create: remove or rename them in the Cloudflare dashboard, or change domain / tunnel.hostnames",
     });
 
+  // ---- 2b. Access first: the ingress needs each application's AUD tag, and the team that signs its tokens ----
+  let accessFacts: AccessFacts | null = null;
+  const accessChanges: CloudflareChange[] = [];
+  if (opts.access) {
+    const aud = await convergeAccess(client, account_id, tunnelName, opts.access, dry, accessChanges, call);
+    if (opts.access.enabled) {
+      const org = await call("read the Zero Trust organization", () => client.zeroTrust.organizations.list({ account_id }));
+      const teamName = teamNameOf(org?.auth_domain);
+      if (!teamName)
+        throw configError("tunnel.access-team", `the Cloudflare account has no Zero Trust team (auth domain '${org?.auth_domain ?? "none"}'), which Access needs`, {
+          hint: "choose a team name in the Zero Trust dashboard (Settings → Custom pages → Team domain), or set tunnel.access.enabled: false",
+        });
+      accessFacts = { teamName, aud };
+    }
+  }
+  const ingress = withOriginAccess(opts.ingress, accessFacts);
+  assertValidIngress(ingress, `tunnel '${tunnelName}' ingress with Access`);
+
   // ---- 3. create the tunnel if needed ----
   const created = !tunnel;
   if (!tunnel) {
@@ -220,15 +247,15 @@ export async function provisionTunnel(opts: ProvisionOptions): Promise<Provision
       );
       current = cfg.config?.ingress;
     }
-    if (sameIngress(current, opts.ingress)) changes.push({ action: "unchanged", kind: "ingress", name: tunnelName });
+    if (sameIngress(current, ingress)) changes.push({ action: "unchanged", kind: "ingress", name: tunnelName });
     else {
-      changes.push({ action: current === undefined || current === null ? "create" : "update", kind: "ingress", name: tunnelName, detail: `${opts.ingress.length} rules` });
+      changes.push({ action: current === undefined || current === null ? "create" : "update", kind: "ingress", name: tunnelName, detail: `${ingress.length} rules` });
       if (!dry && tunnelId) {
         // The SDK types declare `hostname` as required, yet the catch-all must have none; the body is
         // sent unchanged (installers.md §2.4).
-        const ingress = opts.ingress as unknown as Cloudflare.ZeroTrust.Tunnels.Cloudflared.ConfigurationUpdateParams.Config.Ingress[];
+        const body = ingress as unknown as Cloudflare.ZeroTrust.Tunnels.Cloudflared.ConfigurationUpdateParams.Config.Ingress[];
         await call(`set the ingress of tunnel '${tunnelName}'`, () =>
-          client.zeroTrust.tunnels.cloudflared.configurations.update(tunnelId, { account_id, config: { ingress } }),
+          client.zeroTrust.tunnels.cloudflared.configurations.update(tunnelId, { account_id, config: { ingress: body } }),
         );
       }
     }
@@ -268,13 +295,13 @@ export async function provisionTunnel(opts: ProvisionOptions): Promise<Provision
     }
   }
 
-  // ---- 7. Access in front of each Control UI ----
-  if (opts.access) await convergeAccess(client, account_id, tunnelName, opts.access, dry, changes, call);
+  // ---- 7. Access in front of each Control UI (converged in 2b; listed here, after the routes) ----
+  changes.push(...accessChanges);
 
   // ---- 8. the token (a string), last, so a failure above never leaves a token half-handled ----
   let token: string | null = null;
   if (!dry && tunnelId) token = await call(`fetch the token of tunnel '${tunnelName}'`, () => client.zeroTrust.tunnels.cloudflared.token.get(tunnelId, { account_id }));
-  const result: ProvisionResult = { tunnelId, changes, token: null };
+  const result: ProvisionResult = { tunnelId, changes, token: null, accessFacts };
   Object.defineProperty(result, "token", { value: token, enumerable: false, writable: false });
   return result;
 }

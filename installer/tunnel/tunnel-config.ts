@@ -3,6 +3,7 @@ import { stringify } from "yaml";
 import type { Layout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import { buildIngress } from "./ingress.ts";
+import { withOriginAccess, type AccessFacts } from "./origin-access.ts";
 import { assertValidIngress, type IngressRule } from "./ingress-validate.ts";
 
 export const TUNNEL_CONFIG_HEADER = "# Managed by wirebot; edit /etc/wirebot/wirebot.yaml and run 'wirebot apply'. Manual changes will be overwritten.";
@@ -34,10 +35,11 @@ export interface TunnelConfigDoc {
 
 /**
  * The document behind the file. `tunnelId` is the UUID once provisioned; before that the tunnel's
- * name stands in (cloudflared accepts either for `tunnel:`).
+ * name stands in (cloudflared accepts either for `tunnel:`). `access` (what the last apply got from
+ * Cloudflare) puts cloudflared's own Access check on each protected hostname, while Access is on.
  */
-export function buildTunnelConfigDoc(c: Config, l: Layout, tunnelId?: string): TunnelConfigDoc {
-  const ingress = buildIngress(c, l);
+export function buildTunnelConfigDoc(c: Config, l: Layout, tunnelId?: string, access: AccessFacts | null = null): TunnelConfigDoc {
+  const ingress = withOriginAccess(buildIngress(c, l), c.tunnel.access.enabled ? access : null);
   assertValidIngress(ingress, "tunnel ingress");
   const local = c.tunnel.managed === "local";
   return {
@@ -48,8 +50,8 @@ export function buildTunnelConfigDoc(c: Config, l: Layout, tunnelId?: string): T
   };
 }
 
-export function renderTunnelConfig(c: Config, l: Layout, tunnelId?: string): string {
-  const doc = buildTunnelConfigDoc(c, l, tunnelId);
+export function renderTunnelConfig(c: Config, l: Layout, tunnelId?: string, access: AccessFacts | null = null): string {
+  const doc = buildTunnelConfigDoc(c, l, tunnelId, access);
   const header =
     c.tunnel.managed === "local"
       ? [TUNNEL_CONFIG_HEADER, `# Locally managed tunnel '${c.tunnel.name}': cloudflared reads this ingress; the credentials stay on tmpfs.`]

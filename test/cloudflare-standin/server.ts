@@ -91,6 +91,8 @@ export interface StandinOptions {
   zones: { id: string; name: string }[];
   /** default per_page when the client sends none (Cloudflare: 100 for DNS, 20 for tunnels); small values exercise pagination */
   defaultPerPage?: number;
+  /** the Zero Trust team: its auth domain is `<teamName>.cloudflareaccess.com` (GET /accounts/:id/access/organizations) */
+  teamName?: string;
 }
 
 class ApiError extends Error {
@@ -336,6 +338,13 @@ export class CloudflareStandin {
         this.policies.splice(idx, 1);
         return { result: { id: p.id } };
       }
+    }
+
+    // ---- Zero Trust organization (the team whose auth domain signs Access JWTs) ----
+    if ((m = /^\/accounts\/([^/]+)\/access\/organizations$/.exec(path)) && method === "GET") {
+      this.account(m[1]!);
+      const team = this.opts.teamName ?? "wirebot-team";
+      return { result: { name: team, auth_domain: `${team}.cloudflareaccess.com`, created_at: now(), updated_at: now(), is_ui_read_only: false } };
     }
 
     // ---- Access applications ----
