@@ -150,7 +150,11 @@ function buildConfig(litellmUrl: string, bitwarden: { organizationId: string; pr
   raw.litellm = { ...raw.litellm, baseUrl: litellmUrl };
   if (SECRETS_BACKEND === "file") raw.secrets = { backend: "file", file: { path: DEV_SECRETS }, map: raw.secrets.map };
   else raw.secrets = { backend: "bitwarden", bitwarden, map: raw.secrets.map };
-  raw.tunnel = { ...raw.tunnel, enabled: Boolean(CLOUDFLARED) };
+  raw.tunnel = { ...raw.tunnel, enabled: Boolean(CLOUDFLARED), ...(CLOUDFLARED ? { access: { enabled: true, emails: ["ops@example.org"] } } : {}) };
+  // helm-erin behind Access admits erin's own address only
+  raw.users = raw.users.map((u: Record<string, unknown>) => (u["id"] === "erin" ? { ...u, email: "erin@example.org" } : u));
+  // the optional drift check, so its unit runs here under real systemd
+  raw.drift = { schedule: "hourly" };
   const config = ConfigSchema.parse(raw);
   const users = config.users.map((u) => u.mode ?? config.mode);
   if (users.filter((m) => m === "shared").length !== 2 || users.filter((m) => m === "dedicated").length !== 1)
@@ -449,6 +453,17 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
   }
 
   step("every Wirebot unit is active", "installed", expectAllActive);
+
+  if (CLOUDFLARED)
+    step("cloudflared checks Access at the origin: each Control UI's rule requires the team and the AUD tag of the application Cloudflare returned", "installed", async () => {
+      const doc = parseYaml((await c.execOk(`cat ${PATHS.tunnelConfig}`)).stdout) as { ingress: { hostname?: string; originRequest?: { access?: unknown } }[] };
+      const accessOf = (h: string) => doc.ingress.find((r) => r.hostname === h)?.originRequest?.access;
+      const aud = (h: string) => cloudflare!.apps.find((a) => a.domain === h)!.aud;
+      expect(accessOf("helm.wirebot.example.org")).toEqual({ required: true, teamName: "wirebot-team", audTag: [aud("helm.wirebot.example.org")] });
+      expect(accessOf("helm-erin.wirebot.example.org")).toEqual({ required: true, teamName: "wirebot-team", audTag: [aud("helm-erin.wirebot.example.org")] });
+      expect(accessOf("api.wirebot.example.org")).toBeUndefined();
+      expect((await c.exec("wirebot plan --exit-code --local")).code).toBe(0);
+    });
 
   step("the units run what the package installed: wirebot from /opt/wirebot with its own Node, the gateways from the provisioned runtime", "installed", async () => {
     const r = await c.execOk(`for u in ${units().join(" ")}; do echo "$u $(systemctl show -P ExecStart $u | sed -n 's/.*argv\\[\\]=\\([^;]*\\) ;.*/\\1/p')"; done`);
@@ -762,7 +777,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     const how = await gatewayReload(sinceSec);
     say(`weakened config taken by the running gateway: ${how}`);
     // The hand edit is drift wirebot sees.
-    expect((await c.exec(PLAN_EMPTY)).code).toBe(2);
+    expect((await c.exec(PLAN_EMPTY, { env: installEnv() })).code).toBe(2);
 
     const vectors = attackVectors(p);
     const needles = await secretNeedles();
@@ -800,7 +815,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     const a = await c.execOk("wirebot apply --yes", { env: installEnv(), timeoutMs: 10 * 60_000 });
     figures["apply after the weakened config"] = secs(performance.now() - t0);
     say(`apply: ${/^(Applied: .*|Nothing to do\.)$/m.exec(a.stdout)?.[1] ?? "(no summary line)"}`);
-    const p = await c.exec(PLAN_EMPTY);
+    const p = await c.exec(PLAN_EMPTY, { env: installEnv() });
     expect(p.code, `plan after apply:\n${p.stdout}${p.stderr}`).toBe(0);
     // Design: a config change the runtime applies live is left to it, no restart; should apply restart anyway, wait for that.
     const restarted = (await invocations([unit])).get(unit) !== before.get(unit);
@@ -858,7 +873,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     figures["no-op apply on / (median of 3)"] = `${secs(median(applyTimes))} [${applyTimes.map(secs).join(", ")}] (budget 1.5 s)`;
     say(`a no-op apply said:\n${applyOut.trim()}`);
     expect(await snapshot()).toEqual(before);
-    const p = await c.exec(PLAN_EMPTY);
+    const p = await c.exec(PLAN_EMPTY, { env: installEnv() });
     expect(p.code, `plan after install:\n${p.stdout}${p.stderr}`).toBe(0);
   });
 
@@ -914,6 +929,61 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
       expect(new Map([...after].filter(([u]) => u !== tunnelUnit))).toEqual(new Map([...before].filter(([u]) => u !== tunnelUnit)));
       await expectAllActive();
     });
+
+  step("drift made by hand in Cloudflare and LiteLLM: `plan --exit-code` lists exactly it (2), `apply` fixes it, the next plan is empty, local and remote", "installed", async () => {
+    const planJson = async () => {
+      const r = await c.exec("wirebot plan --exit-code --json", { env: installEnv(), timeoutMs: 120_000 });
+      for (const v of vault.values()) expect(r.stdout + r.stderr).not.toContain(v);
+      return { code: r.code, doc: JSON.parse(r.stdout) as { changes: unknown[]; remote: { read: string[]; changes: { system: string; action: string; kind: string; name: string; detail?: string }[] } } };
+    };
+    const clean = await planJson();
+    expect(clean.doc.remote.read).toEqual(cloudflare ? ["cloudflare", "litellm"] : ["litellm"]);
+    expect([clean.code, clean.doc.changes, clean.doc.remote.changes]).toEqual([0, [], []]);
+
+    // What someone does in the dashboards: a DNS record deleted, an agent's budget raised.
+    if (cloudflare) cloudflare.records.splice(cloudflare.records.findIndex((r) => r.name === "api.wirebot.example.org"), 1);
+    const key = litellm!.store.findAlias("wirebot/alice")!;
+    const budget = key.max_budget;
+    key.max_budget = 9_999;
+    const t0 = performance.now();
+    const drift = await planJson();
+    figures["plan with remote drift (live)"] = secs(performance.now() - t0);
+    expect(drift.code).toBe(2);
+    expect(drift.doc.changes).toEqual([]);
+    expect(drift.doc.remote.changes.map((x) => `${x.system} ${x.action} ${x.kind} ${x.name}`).sort()).toEqual([
+      ...(cloudflare ? ["cloudflare create dns api.wirebot.example.org"] : []),
+      "litellm update key wirebot/alice",
+    ]);
+    expect(drift.doc.remote.changes.find((x) => x.kind === "key")!.detail).toBe(`max_budget: 9999 → ${budget === null ? "none" : JSON.stringify(budget)}`);
+
+    // The drift timer's own run, in its sandbox: status then shows the same two items. The unit reaches the
+    // Cloudflare stand-in the way every command here does, through CLOUDFLARE_BASE_URL (a test drop-in).
+    const dropIn = "/etc/systemd/system/wirebot-drift.service.d";
+    if (cloudflare) {
+      c.writeFile(`${dropIn}/e2e-standin.conf`, `[Service]\nEnvironment=CLOUDFLARE_BASE_URL=${cloudflare.baseURL}\n`, 0o644);
+      await c.execOk("systemctl daemon-reload");
+    }
+    const driftLine = async () => {
+      await c.execOk("systemctl start wirebot-drift.service", { timeoutMs: 180_000 });
+      const st = JSON.parse((await c.exec("wirebot status --json", { timeoutMs: 120_000 })).stdout) as { checks: { area: string; level: string; summary: string; data?: { drift: { where: string; what: string }[] } }[] };
+      return st.checks.find((x) => x.area === "drift")!;
+    };
+    const seen = await driftLine();
+    say(`status after the drift check: ${seen.summary}`);
+    expect(seen.level).toBe("warn");
+    expect(seen.data!.drift.map((d) => `${d.where} ${d.what.split(":")[0]}`).sort()).toEqual([
+      ...(cloudflare ? ["cloudflare create dns api.wirebot.example.org"] : []),
+      "litellm update key wirebot/alice",
+    ]);
+
+    await c.execOk("wirebot apply --yes", { env: installEnv(), timeoutMs: 10 * 60_000 });
+    expect(litellm!.store.findAlias("wirebot/alice")!.max_budget).toBe(budget);
+    const after = await planJson();
+    expect([after.code, after.doc.changes, after.doc.remote.changes]).toEqual([0, [], []]);
+    const none = await driftLine();
+    expect([none.level, none.data!.drift]).toEqual(["ok", []]);
+    if (cloudflare) await c.execOk(`rm -r ${dropIn} && systemctl daemon-reload`);
+  });
 
   step("rbw backend under the real unit: a locked vault stops apply before any write; after `wirebot secrets unlock` the unit pulls through rbw's agent; ProtectHome=yes or rbw's default socket place breaks the pull", "installed", async () => {
     // The vault contents come from the Bitwarden stand-in (the default backend of this suite).
@@ -1107,7 +1177,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     const keep = ["wirebot-secrets.service", ...plan.layout.gateways.map((g) => g.unit)];
     const before = await invocations(keep);
     const t0 = performance.now();
-    await c.execOk("wirebot user add gina --mode dedicated --name Gina", { env: installEnv(), timeoutMs: 10 * 60_000 });
+    await c.execOk("wirebot user add gina --mode dedicated --name Gina --email gina@example.org", { env: installEnv(), timeoutMs: 10 * 60_000 });
     figures["user add (dedicated)"] = secs(performance.now() - t0);
     expect(await invocations(keep)).toEqual(before);
     expect((await c.exec("systemctl is-active clawdbot-gateway@gina.service")).stdout.trim()).toBe("active");
@@ -1138,7 +1208,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     expect((await c.execOk("wirebot --version")).stdout.trim()).toBe(newer);
     // The package touched no unit, config or state: every unit still runs the process it ran before.
     expect(await invocations(all)).toEqual(before);
-    const pending = await c.exec(PLAN_EMPTY);
+    const pending = await c.exec(PLAN_EMPTY, { env: installEnv() });
     expect(pending.code, pending.stdout + pending.stderr).toBe(2);
     expect(pending.stdout + pending.stderr).toContain("wirebot-reconcile.service");
 
@@ -1148,7 +1218,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
       if (u === "wirebot-reconcile.service") expect(after.get(u), `${u} restarts onto the new wirebot`).not.toBe(before.get(u));
       else expect(after.get(u), `${u} keeps running`).toBe(before.get(u));
     }
-    expect((await c.exec(PLAN_EMPTY)).code).toBe(0);
+    expect((await c.exec(PLAN_EMPTY, { env: installEnv() })).code).toBe(0);
     expect((await c.execOk("systemctl show -P Environment wirebot-reconcile.service")).stdout).toContain(`WIREBOT_VERSION=${newer}`);
   });
 
@@ -1201,7 +1271,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
       }
       expect(got).toMatchObject(want);
     }
-    const p = await c.exec(PLAN_EMPTY);
+    const p = await c.exec(PLAN_EMPTY, { env: installEnv() });
     expect(p.code, `plan after restore:\n${p.stdout}${p.stderr}`).toBe(0);
   });
 
