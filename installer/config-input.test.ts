@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createContext } from "./commands/context.ts";
+import { createContext } from "./pipeline/context.ts";
 import type { Host } from "./host/host.ts";
 import { captureIo } from "./io.ts";
 import { main } from "./main.ts";

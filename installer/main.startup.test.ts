@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PACKAGE_ROOT } from "./assets.ts";
-import { DEFAULT_WAIT_SECONDS } from "./lifecycle/lock.ts";
+import { DEFAULT_WAIT_SECONDS } from "./pipeline/lock.ts";
 import { HELP_DEFAULT_WAIT_SECONDS } from "./main.ts";
 import { examplePath, removeDir, tempDir } from "./testing/harness.ts";
 
@@ -23,8 +23,8 @@ const cache = createRequire(import.meta.url).cache;
 process.on("exit", () => appendFileSync(process.env.WIREBOT_TRACE_OUT, Object.keys(cache).map((f) => "file://" + f).join("\\n") + "\\n"));
 `;
 
-/** Packages no command may load unless it uses them: the Cloudflare and Bitwarden SDKs, SQLite, the prompts, the HTTP client, the logger, cron, zx. */
-const LIVE_ONLY = ["cloudflare", "@bitwarden/sdk-napi", "better-sqlite3", "@inquirer/prompts", "@inquirer/core", "undici", "pino", "node-cron", "zx"];
+/** Packages no command may load unless it uses them: the Cloudflare and Bitwarden SDKs, SQLite, the prompts, the HTTP client, the logger, cron. */
+const LIVE_ONLY = ["cloudflare", "@bitwarden/sdk-napi", "better-sqlite3", "@inquirer/prompts", "@inquirer/core", "undici", "pino", "node-cron"];
 
 let dir: string;
 let root: string;

@@ -7,8 +7,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { EXIT, WirebotError, errorJson, formatError } from "./errors.ts";
 import { failureOf, isHelpOrVersion } from "./cli-failure.ts";
 import { jsonDocumentIo, processIo, type Io } from "./io.ts";
-import type { CommandContext } from "./commands/context.ts";
-import type { LockRequest } from "./lifecycle/lock.ts";
+import type { CommandContext } from "./pipeline/context.ts";
+import type { LockRequest } from "./pipeline/lock.ts";
 import type { InstallDeps } from "./commands/install.ts";
 
 /**
@@ -39,7 +39,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
   // Set before each action: how a writing command names itself in the apply lock, and its --wait.
   let lock: LockRequest | undefined;
   const ctxFor = async (root?: string): Promise<CommandContext> => ({
-    ...(deps.context ? deps.context(io, root) : (await import("./commands/context.ts")).createContext(io, { ...(root ? { root } : {}), ...(deps.env ? { env: deps.env } : {}) })),
+    ...(deps.context ? deps.context(io, root) : (await import("./pipeline/context.ts")).createContext(io, { ...(root ? { root } : {}), ...(deps.env ? { env: deps.env } : {}) })),
     ...(lock ? { lock } : {}),
   });
   const prompterOnTerminal = async () => (await import("./wizard/prompter.ts")).createInquirerPrompter();
@@ -51,7 +51,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
-  program.hook("preAction", async (_program, action) => void (lock = (await import("./lifecycle/lock.ts")).lockRequestOf(action)));
+  program.hook("preAction", async (_program, action) => void (lock = (await import("./pipeline/lock.ts")).lockRequestOf(action)));
 
   program
     .command("install")
@@ -196,7 +196,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(waitOption())
     .action(async (o: { purge?: boolean; yes?: boolean; dryRun?: boolean; json?: boolean; root?: string }) => {
       const ctx = await ctxFor(o.root);
-      const [{ uninstallCommand }, { withApplyLock }] = await Promise.all([import("./commands/uninstall.ts"), import("./lifecycle/lock.ts")]);
+      const [{ uninstallCommand }, { withApplyLock }] = await Promise.all([import("./commands/uninstall.ts"), import("./pipeline/lock.ts")]);
       const uninstall = () => uninstallCommand(ctx, { purge: Boolean(o.purge), yes: Boolean(o.yes), dryRun: Boolean(o.dryRun), json: Boolean(o.json) });
       // A dry run only reads; the real one holds the apply lock (lifecycle/lock.ts).
       await run(() => (o.dryRun ? uninstall() : withApplyLock(ctx, uninstall)))();
@@ -228,7 +228,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(rootOption())
     .action(async (o: { once?: boolean; daemon?: boolean; json?: boolean; backfillFrom?: string; config?: string; root?: string }) => {
       const ctx = await ctxFor(o.root);
-      const { config } = await (await import("./commands/context.ts")).loadConfig(ctx, o.config);
+      const { config } = await (await import("./pipeline/context.ts")).loadConfig(ctx, o.config);
       const { reconcileCommand } = await import("./commands/reconcile.ts");
       await run(() =>
         reconcileCommand({ once: Boolean(o.once), daemon: Boolean(o.daemon), json: Boolean(o.json), env: ctx.env, ...(o.backfillFrom ? { backfillFrom: o.backfillFrom } : {}), ...(o.root ? { root: o.root } : {}) }, config, ctx.io),
@@ -248,7 +248,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(rootOption())
     .action(async (o: { agent?: string; from?: string; to?: string; group?: "day" | "month"; json?: boolean; csv?: boolean; config?: string; root?: string }) => {
       const ctx = await ctxFor(o.root);
-      const { config } = await (await import("./commands/context.ts")).loadConfig(ctx, o.config);
+      const { config } = await (await import("./pipeline/context.ts")).loadConfig(ctx, o.config);
       const { config: _c, root, ...rest } = o;
       const { usageCommand } = await import("./commands/usage.ts");
       await run(() => usageCommand({ ...rest, ...(root ? { root } : {}) }, config, ctx.io))();
@@ -281,7 +281,7 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .addOption(waitOption())
     .action(async (o: { config?: string; root?: string; allowNonTmpfs?: boolean }) => {
       const ctx = await ctxFor(o.root);
-      const { config } = await (await import("./commands/context.ts")).loadConfig(ctx, o.config);
+      const { config } = await (await import("./pipeline/context.ts")).loadConfig(ctx, o.config);
       const { secretsPullCommand } = await import("./commands/secrets.ts");
       await run(() => secretsPullCommand({ ...(o.root ? { root: o.root } : {}), allowNonTmpfs: Boolean(o.allowNonTmpfs), ...(ctx.lock ? { lock: ctx.lock } : {}) }, config, ctx.host, ctx.io))();
     });

@@ -11,7 +11,8 @@ import { captureIo } from "../io.ts";
 import { openclawCli } from "../runtime/openclaw-cli.ts";
 import { freeLoopbackPort, getTestRuntime, runtimeTestConfig, startGateway, type TestRuntime } from "../../test/support/runtime.ts";
 import { parseChannelsStatus } from "./channels-status.ts";
-import { ensureWhatsAppPlugin, whatsappPluginDir, whatsappPluginLoadPaths, WHATSAPP_MARKER } from "./whatsapp-plugin.ts";
+import { ensureWhatsAppPlugin, WHATSAPP_MARKER } from "./whatsapp-plugin.ts";
+import { whatsappPluginDir, whatsappPluginLoadPaths } from "../config/whatsapp-plugin-paths.ts";
 
 const root = mkdtempSync(path.join(tmpdir(), "wirebot-wa-plugin-"));
 let rt: TestRuntime;

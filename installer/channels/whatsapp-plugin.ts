@@ -1,13 +1,13 @@
 /** Installs or removes the external WhatsApp channel plugin (@openclaw/whatsapp) inside the pinned runtime. */
 import path from "node:path";
 import { resolveLayout, type Layout } from "../config/layout.ts";
+import { WHATSAPP_PLUGIN_PACKAGE, whatsappPluginDir, whatsappWanted } from "../config/whatsapp-plugin-paths.ts";
 import type { Config } from "../config/schema.ts";
 import { verifyError, WirebotError, writeError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
 import { step, type Io } from "../io.ts";
 import { locateNpmCli, npmFailure } from "../runtime/provision.ts";
 
-export const WHATSAPP_PLUGIN_PACKAGE = "@openclaw/whatsapp";
 export const WHATSAPP_MARKER = ".wirebot-whatsapp.json";
 // 60 MB with its bundled baileys; measured 5 s here, a slow mirror takes minutes.
 const NPM_TIMEOUT_MS = 10 * 60_000;
@@ -24,20 +24,6 @@ export interface WhatsAppPluginResult {
   outcome: "installed" | "already-present" | "removed" | "absent";
   /** appliance path of the plugin package */
   pluginDir: string;
-}
-
-export const whatsappWanted = (c: Config) => c.users.some((u) => u.channels.whatsapp !== undefined);
-
-/** Appliance path of the plugin inside a runtime: beside openclaw, so its `openclaw` peer import resolves. */
-export const whatsappPluginDir = (l: Pick<Layout, "runtimeDir">) => `${l.runtimeDir}/node_modules/${WHATSAPP_PLUGIN_PACKAGE}`;
-
-/**
- * What the gateway config needs for the plugin to load: openclaw does not discover packages in its own
- * node_modules, only bundled plugins, its managed npm projects and `plugins.load.paths` (verified with
- * `openclaw plugins list --json`: origin "config", status "loaded"). Pure; [] when no user has WhatsApp.
- */
-export function whatsappPluginLoadPaths(c: Config, l: Pick<Layout, "runtimeDir"> = resolveLayout(c)): string[] {
-  return whatsappWanted(c) ? [whatsappPluginDir(l)] : [];
 }
 
 /**

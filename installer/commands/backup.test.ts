@@ -13,12 +13,12 @@ import { parseConfig } from "../config/load.ts";
 import { isEmptyPlan, plan } from "../engine/plan.ts";
 import type { Host } from "../host/host.ts";
 import { gunzipTar, gzipTar } from "../lifecycle/tar.ts";
-import { OWNED_MARKER } from "../lifecycle/ownership.ts";
+import { OWNED_MARKER } from "../ownership/marker.ts";
 import { exampleText, recordingExec, removeDir, snapshotTree, tempDir, testContext } from "../testing/harness.ts";
-import { converge } from "./apply.ts";
+import { converge } from "../pipeline/converge.ts";
 import { backupCommand, restoreCommand } from "./backup.ts";
-import type { CommandContext } from "./context.ts";
-import { buildDesired } from "./desired.ts";
+import type { CommandContext } from "../pipeline/context.ts";
+import { buildDesired } from "../pipeline/desired.ts";
 
 let a: string;
 let b: string;
@@ -332,7 +332,7 @@ describe("streamed backup and restore", () => {
     const { ctx: ctxA, peak: backupPeak } = await measured(a, (ctx) => backupCommand(ctx, { file }));
     const { peak: restorePeak } = await measured(b, (ctx) => restoreCommand(ctx, { file }));
 
-    // Restore marks the data dir it made (lifecycle/ownership.ts); the source here was seeded by hand, unmarked.
+    // Restore marks the data dir it made (ownership/marker.ts); the source here was seeded by hand, unmarked.
     expect(digestTree(path.join(b, "data"))).toEqual({ ...digestTree(path.join(a, "data")), [`wirebot/${OWNED_MARKER}`]: expect.stringMatching(/^644 file /) });
     expect(ctxA.io.stdout.join("\n")).toMatch(/\(\d+ KiB, 307 file\(s\), mode 0600\)/);
     // Structural: no whole file and no whole archive ever crossed the host, only chunks.

@@ -6,11 +6,11 @@ import type { Config } from "../config/schema.ts";
 import { createSystemd } from "../engine/systemd.ts";
 import { EXIT, configError, preflightError, tempFailError, usageError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
-import { convergeOf, liveOf, type LifecycleDeps } from "../lifecycle/deps.ts";
+import { convergeOf, liveOf, type LifecycleDeps } from "../pipeline/deps.ts";
 import { sqliteOnlineBackup, type LedgerBackup } from "../lifecycle/ledger-backup.ts";
-import { withApplyLock } from "../lifecycle/lock.ts";
+import { withApplyLock } from "../pipeline/lock.ts";
 import { chownRecursive } from "../lifecycle/migrate.ts";
-import { isMarked, writeMarker } from "../lifecycle/ownership.ts";
+import { isMarked, writeMarker } from "../ownership/marker.ts";
 import { managedUnits } from "../lifecycle/probes.ts";
 import { gunzipStream, gzipStream, readTar, writeTar, type TarStreamEntry } from "../lifecycle/tar.ts";
 import type { Io } from "../io.ts";
@@ -19,7 +19,7 @@ import { provisionRuntime } from "../runtime/provision.ts";
 import { assertAccessToken, BWS_CRED_ENCRYPTED, BWS_CRED_PLAIN, storeBootstrapToken, type StoredToken } from "../secrets/bootstrap-token.ts";
 import { parseEnvFile } from "../secrets/env-file.ts";
 import { parseSecretFile } from "../secrets/secret-file.ts";
-import { loadConfig, type CommandContext } from "./context.ts";
+import { loadConfig, type CommandContext } from "../pipeline/context.ts";
 
 export interface BackupOptions {
   /** archive path on the operator's filesystem */

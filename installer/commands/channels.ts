@@ -6,8 +6,8 @@ import type { Host } from "../host/host.ts";
 import { parseChannelsStatus, type ChannelAccountStatus } from "../channels/channels-status.ts";
 import { resolveRuntimeCommand, runRuntimeCli, spawnWhatsAppLogin, type RuntimeCommand } from "../channels/runtime-process.ts";
 import { runWhatsAppLogin, type LoginFlow, type LoginScreen } from "../channels/whatsapp-login.ts";
-import { whatsappPluginDir } from "../channels/whatsapp-plugin.ts";
-import { loadConfig, type CommandContext } from "./context.ts";
+import { whatsappPluginDir } from "../config/whatsapp-plugin-paths.ts";
+import { loadConfig, type CommandContext } from "../pipeline/context.ts";
 
 /** The account the rendered gateway config binds WhatsApp peers on (gateway-config.ts). */
 export const WHATSAPP_ACCOUNT = "default";

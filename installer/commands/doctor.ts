@@ -1,12 +1,12 @@
 /** `wirebot doctor [--json]`: the status probes plus drift, permissions, headroom, runtime fit and what the host's systemd drops of the units, each problem with a fix. */
 import { EXIT } from "../errors.ts";
 import { resourceChecks, runtimeChecks } from "../lifecycle/doctor-checks.ts";
-import type { FixScope } from "../lifecycle/fix-scope.ts";
+import type { FixScope } from "../fix-scope.ts";
 import { collectStatus, probesLive, type ProbeDeps } from "../lifecycle/probes.ts";
 import { skippedResourceProbes, skippedStatusProbes, treeChecks } from "../lifecycle/render-only.ts";
 import { checksJson, formatChecks, worst } from "../lifecycle/report.ts";
 import { systemdExposureChecks } from "../lifecycle/systemd-exposure.ts";
-import { loadConfig, type CommandContext } from "./context.ts";
+import { loadConfig, type CommandContext } from "../pipeline/context.ts";
 import { targetText } from "./status.ts";
 
 export interface DoctorOptions {

@@ -8,16 +8,16 @@ import { EXIT, usageError, WirebotError } from "../errors.ts";
 import { step } from "../io.ts";
 import { assertDataDirOwned } from "../preflight/data-dir.ts";
 import { preflight } from "../preflight/preflight.ts";
-import { withApplyLock } from "../lifecycle/lock.ts";
+import { withApplyLock } from "../pipeline/lock.ts";
 import { readTokenDirective } from "../secrets/bootstrap-token.ts";
 import { ANSWERS_PATH, forgetAnswers, keptNote, readSavedAnswers, saveAnswers, withResumeHint } from "../wizard/answers-file.ts";
 import { installSummary } from "../wizard/next-steps.ts";
 import type { Prompter } from "../wizard/prompter.ts";
 import { runWizard, tokenProblem } from "../wizard/questions.ts";
-import { converge } from "./apply.ts";
-import { isLive, type CommandContext } from "./context.ts";
-import { readConfigText } from "./config-file.ts";
-import { buildDesired } from "./desired.ts";
+import { converge } from "../pipeline/converge.ts";
+import { isLive, type CommandContext } from "../pipeline/context.ts";
+import { readConfigText } from "../pipeline/config-file.ts";
+import { buildDesired } from "../pipeline/desired.ts";
 import path from "node:path";
 
 export interface InstallOptions {

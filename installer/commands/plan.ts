@@ -4,8 +4,8 @@ import { EXIT, WirebotError } from "../errors.ts";
 import { formatPlan, planJson } from "../engine/format.ts";
 import { isEmptyPlan, plan } from "../engine/plan.ts";
 import { formatRemotePlan, remotePlanJson, type RemotePlan } from "../remote/remote-plan.ts";
-import { loadConfig, readsRemote, type CommandContext } from "./context.ts";
-import { buildDesired } from "./desired.ts";
+import { loadConfig, readsRemote, type CommandContext } from "../pipeline/context.ts";
+import { buildDesired } from "../pipeline/desired.ts";
 
 export interface PlanOptions {
   config?: string;

@@ -6,7 +6,7 @@ import type { Host } from "../host/host.ts";
 import { createNodeHost } from "../host/node-host.ts";
 import type { Io } from "../io.ts";
 import { runReconcile, type ReconcileOptions } from "../meter/run.ts";
-import { RECONCILE_UNIT } from "../render/units.ts";
+import { RECONCILE_UNIT } from "../config/units.ts";
 import { requireUnitEnv } from "../secrets/unit-env.ts";
 
 export { ledgerPathFor, type ReconcileOptions } from "../meter/run.ts";

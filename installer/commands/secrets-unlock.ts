@@ -3,7 +3,7 @@ import { PATHS } from "../config/layout.ts";
 import { configError, EXIT, usageError } from "../errors.ts";
 import { RBW_SOCKET } from "../secrets/rbw-place.ts";
 import { runRbw } from "../secrets/rbw.ts";
-import { loadConfig, type CommandContext } from "./context.ts";
+import { loadConfig, type CommandContext } from "../pipeline/context.ts";
 
 export interface SecretsUnlockOptions {
   config?: string;

@@ -4,7 +4,7 @@ import type { Config } from "../config/schema.ts";
 import { formatError, usageError, WirebotError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
 import type { Io } from "../io.ts";
-import { withApplyLock, type LockRequest } from "../lifecycle/lock.ts";
+import { withApplyLock, type LockRequest } from "../pipeline/lock.ts";
 import { createLogger } from "../log.ts";
 import { pullSecrets, type PullDeps } from "../secrets/pull.ts";
 

@@ -1,10 +1,10 @@
 /** `wirebot status [--json]`: one screen of units, gateway health, ports, tunnel, secret freshness, ledger lag and budgets. */
 import { EXIT } from "../errors.ts";
-import { wirebotFix, type FixScope } from "../lifecycle/fix-scope.ts";
+import { wirebotFix, type FixScope } from "../fix-scope.ts";
 import { collectStatus, probesLive, type ProbeDeps } from "../lifecycle/probes.ts";
 import { skippedStatusProbes, treeChecks } from "../lifecycle/render-only.ts";
 import { checksJson, formatChecks, worst } from "../lifecycle/report.ts";
-import { loadConfig, type CommandContext } from "./context.ts";
+import { loadConfig, type CommandContext } from "../pipeline/context.ts";
 
 export interface StatusOptions {
   config?: string;

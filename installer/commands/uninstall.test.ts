@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
-import { OWNED_MARKER, OWNED_MARKER_TEXT } from "../lifecycle/ownership.ts";
+import { OWNED_MARKER, OWNED_MARKER_TEXT } from "../ownership/marker.ts";
 import { main } from "../main.ts";
 import { liveConverge, seedUsers } from "../testing/lifecycle-support.ts";
 import { examplePath, exampleText, recordingExec, removeDir, snapshotTree, tempDir, testContext } from "../testing/harness.ts";

@@ -4,12 +4,12 @@ import { PATHS, SHARED_UNIT } from "../config/layout.ts";
 import { readManifest, type Manifest } from "../engine/plan.ts";
 import { createSystemd } from "../engine/systemd.ts";
 import { EXIT, usageError } from "../errors.ts";
-import { liveOf, type LifecycleDeps } from "../lifecycle/deps.ts";
-import { FIXED_OWNED_TREES, isMarkerPath, treeOfMarker } from "../lifecycle/ownership.ts";
+import { liveOf, type LifecycleDeps } from "../pipeline/deps.ts";
+import { FIXED_OWNED_TREES, isMarkerPath, treeOfMarker } from "../ownership/marker.ts";
 import { executeRemoval, planRemoval, type RemovalPlan } from "../lifecycle/removal.ts";
-import { DRIFT_UNIT, RECONCILE_UNIT, SECRETS_UNIT, TUNNEL_UNIT } from "../render/units.ts";
+import { DRIFT_UNIT, RECONCILE_UNIT, SECRETS_UNIT, TUNNEL_UNIT } from "../config/units.ts";
 import type { Io } from "../io.ts";
-import { loadConfig, type CommandContext } from "./context.ts";
+import { loadConfig, type CommandContext } from "../pipeline/context.ts";
 
 export interface UninstallOptions {
   /** also delete the data dir, the ledger and /etc/wirebot: only trees wirebot marked as its own */

@@ -6,7 +6,7 @@ import { parseConfig } from "../config/load.ts";
 import { isEmptyPlan, plan } from "../engine/plan.ts";
 import { liveConverge, seedUsers } from "../testing/lifecycle-support.ts";
 import { exampleText, recordingExec, removeDir, snapshotTree, tempDir, testContext } from "../testing/harness.ts";
-import { buildDesired } from "./desired.ts";
+import { buildDesired } from "../pipeline/desired.ts";
 import { PINNED_RUNTIME_VERSION, upgradeCommand } from "./upgrade.ts";
 
 let root: string;

@@ -8,13 +8,13 @@ import { plan } from "../engine/plan.ts";
 import { EXIT, WirebotError, verifyError, type ErrorIssue } from "../errors.ts";
 import type { Host } from "../host/host.ts";
 import { step, type Io } from "../io.ts";
-import { convergeOf, type LifecycleDeps } from "../lifecycle/deps.ts";
-import { withApplyLock } from "../lifecycle/lock.ts";
+import { convergeOf, type LifecycleDeps } from "../pipeline/deps.ts";
+import { withApplyLock } from "../pipeline/lock.ts";
 import { renderRuntimeVersion } from "../lifecycle/yaml-edit.ts";
 import { validateGatewayConfig, type ConfigValidation, type RuntimePaths } from "../runtime/openclaw-cli.ts";
 import { provisionRuntime } from "../runtime/provision.ts";
-import { loadConfig, type CommandContext } from "./context.ts";
-import { buildDesired } from "./desired.ts";
+import { loadConfig, type CommandContext } from "../pipeline/context.ts";
+import { buildDesired } from "../pipeline/desired.ts";
 
 export interface UpgradeOptions {
   /** exact openclaw version; default: the version this wirebot release pins */

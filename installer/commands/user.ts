@@ -4,12 +4,12 @@ import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createSystemd } from "../engine/systemd.ts";
 import { EXIT, usageError } from "../errors.ts";
-import { convergeOf, liveOf, type LifecycleDeps } from "../lifecycle/deps.ts";
-import { withApplyLock } from "../lifecycle/lock.ts";
+import { convergeOf, liveOf, type LifecycleDeps } from "../pipeline/deps.ts";
+import { withApplyLock } from "../pipeline/lock.ts";
 import { agentStateDir, moveAgentState, planAgentMove } from "../lifecycle/migrate.ts";
 import { renderAddUser, renderMoveUser, renderRemoveUser } from "../lifecycle/yaml-edit.ts";
-import { RECONCILE_UNIT } from "../render/units.ts";
-import { loadConfig, type CommandContext } from "./context.ts";
+import { RECONCILE_UNIT } from "../config/units.ts";
+import { loadConfig, type CommandContext } from "../pipeline/context.ts";
 
 export type GatewayModeFlag = "shared" | "dedicated";
 

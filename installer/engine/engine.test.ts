@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../config/load.ts";
-import { buildDesired } from "../commands/desired.ts";
+import { buildDesired } from "../pipeline/desired.ts";
 import { WirebotError } from "../errors.ts";
 import { exampleText, readAllFiles, recordingExec, removeDir, snapshotTree, tempDir, testContext } from "../testing/harness.ts";
 import { applyPlan } from "./apply.ts";

@@ -1,13 +1,13 @@
 /** The probes only `wirebot doctor` runs: config drift, permissions, disk and memory, runtime and Node fit. */
 import { PATHS, SERVICE_USER, resolveLayout, userDir, workspaceDir } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
-import type { CommandContext } from "../commands/context.ts";
-import { buildDesired } from "../commands/desired.ts";
+import type { CommandContext } from "../pipeline/context.ts";
+import { buildDesired } from "../pipeline/desired.ts";
 import { MANIFEST_PATH, plan, type Change } from "../engine/plan.ts";
 import type { Host } from "../host/host.ts";
 import { DISK_NEEDED_BYTES, judge, memoryNeeded, readFacts } from "../preflight/preflight.ts";
 import { readRuntimeMarker } from "../runtime/provision.ts";
-import { wirebotFix, type FixScope } from "./fix-scope.ts";
+import { wirebotFix, type FixScope } from "../fix-scope.ts";
 import type { Check, Skipped } from "./report.ts";
 
 const WHY_APPLY: Record<Change["action"] | "stop", string> = {

@@ -2,7 +2,7 @@
 import type { Config } from "../config/schema.ts";
 import type { Host } from "../host/host.ts";
 import { ageText, type Check } from "./report.ts";
-import { DRIFT_TIMER, DRIFT_UNIT } from "../render/units.ts";
+import { DRIFT_TIMER, DRIFT_UNIT } from "../config/units.ts";
 import { readDriftRecord } from "../drift/record.ts";
 
 const SHOWN = 5;

@@ -4,11 +4,11 @@ import type { Config } from "../config/schema.ts";
 import { API_TOKEN_VAR } from "../config/secret-plan.ts";
 import { WirebotError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
-import { DRIFT_TIMER, RECONCILE_UNIT, SECRETS_UNIT, TUNNEL_UNIT } from "../render/units.ts";
+import { DRIFT_TIMER, RECONCILE_UNIT, SECRETS_UNIT, TUNNEL_UNIT } from "../config/units.ts";
 import { driftRecordCheck } from "./drift-status.ts";
 import { PULL_STATUS_PATH, readPullStatus } from "../secrets/pull.ts";
 import { pullHint, readUnitEnv } from "../secrets/unit-env.ts";
-import { wirebotFix, type FixScope } from "./fix-scope.ts";
+import { wirebotFix, type FixScope } from "../fix-scope.ts";
 import { ageText, type Check } from "./report.ts";
 
 export interface HttpReply {

@@ -8,10 +8,10 @@ import { dataPathProblem } from "../config/data-path.ts";
 import { MANIFEST_PATH, type Manifest } from "../engine/plan.ts";
 import { writeError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
-import { GATEWAY_TEMPLATE_UNIT } from "../render/units.ts";
+import { GATEWAY_TEMPLATE_UNIT } from "../config/units.ts";
 import { RUNTIME_MARKER } from "../runtime/provision.ts";
 import { BWS_CRED_ENCRYPTED, BWS_CRED_PLAIN } from "../secrets/bootstrap-token.ts";
-import { FIXED_OWNED_TREES, isMarked, markerPath, OWNED_MARKER } from "./ownership.ts";
+import { FIXED_OWNED_TREES, isMarked, markerPath, OWNED_MARKER } from "../ownership/marker.ts";
 
 export interface Deletion {
   path: string;

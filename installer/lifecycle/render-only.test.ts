@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { captureIo } from "../io.ts";
 import { main } from "../main.ts";
 import { examplePath, recordingExec, removeDir, tempDir, testContext } from "../testing/harness.ts";
-import { shellWord } from "./fix-scope.ts";
+import { shellWord } from "../fix-scope.ts";
 
 let root: string;
 let rec: ReturnType<typeof recordingExec>;

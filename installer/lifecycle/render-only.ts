@@ -1,10 +1,10 @@
 /** status/doctor under --root: what is checked in the tree (plan, modes, owners) and which live probes are skipped, by name. */
 import { PATHS, resolveLayout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
-import type { CommandContext } from "../commands/context.ts";
-import { RECONCILE_UNIT, TUNNEL_UNIT } from "../render/units.ts";
+import type { CommandContext } from "../pipeline/context.ts";
+import { RECONCILE_UNIT, TUNNEL_UNIT } from "../config/units.ts";
 import { driftChecks, driftPaths, permissionChecks } from "./doctor-checks.ts";
-import type { FixScope } from "./fix-scope.ts";
+import type { FixScope } from "../fix-scope.ts";
 import { managedUnits } from "./probes.ts";
 import type { Check, Skipped } from "./report.ts";
 

@@ -29,7 +29,7 @@ interface Run {
 function runMeter(args: string[], env: Record<string, string>, killAt: number | null): Promise<Run> {
   const spendRequests = () => s.requests.filter((r) => r.startsWith("/spend")).length;
   const startCount = spendRequests();
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "installer/meter/reconcile-main.ts"), ...args], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "installer/testing/reconcile-main.ts"), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env, WIREBOT_LOG_LEVEL: "warn" },
     stdio: ["ignore", "pipe", "pipe"],

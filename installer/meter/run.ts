@@ -1,4 +1,4 @@
-/** The reconcile entry shared by `wirebot reconcile` and reconcile-main.ts: env checks, --once output, --daemon signals. */
+/** The reconcile entry shared by `wirebot reconcile` and testing/reconcile-main.ts: env checks, --once output, --daemon signals. */
 import type { Logger } from "pino";
 import { litellmKeyVar, meteredAgents } from "../config/layout.ts";
 import { API_TOKEN_VAR, LITELLM_MASTER_VAR } from "../config/secret-plan.ts";

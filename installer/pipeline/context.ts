@@ -8,8 +8,8 @@ import { configError, usageError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
 import { createNodeHost } from "../host/node-host.ts";
 import type { Io } from "../io.ts";
-import type { LockRequest } from "../lifecycle/lock.ts";
-import type { WirebotCommand } from "../render/units.ts";
+import type { LockRequest } from "./lock.ts";
+import type { WirebotCommand } from "../config/units.ts";
 import { readConfigText } from "./config-file.ts";
 
 export interface CommandContext {

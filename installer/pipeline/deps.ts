@@ -1,6 +1,6 @@
 /** What lifecycle commands let tests replace: whether services are managed, and the converge step itself. */
-import { converge } from "../commands/apply.ts";
-import { isLive, type CommandContext } from "../commands/context.ts";
+import { converge } from "./converge.ts";
+import { isLive, type CommandContext } from "./context.ts";
 
 export type ConvergeFn = typeof converge;
 

@@ -7,9 +7,9 @@ import { KNOWN, testConfig, tmpfsRoot } from "../../test/bitwarden-standin/fixtu
 import { startCloudflareStandin, type CloudflareStandin } from "../../test/cloudflare-standin/server.ts";
 import { PATHS } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
-import { TUNNEL_UNIT } from "../render/units.ts";
+import { TUNNEL_UNIT } from "../config/units.ts";
 import { testContext } from "../testing/harness.ts";
-import { liveHooks } from "./integrations.ts";
+import { liveHooks } from "./live-hooks.ts";
 import { buildDesired } from "./desired.ts";
 import { readAccessFacts } from "../tunnel/access-facts-file.ts";
 

@@ -8,7 +8,7 @@ import type { LiveHooks } from "../engine/apply.ts";
 import { createLogger } from "../log.ts";
 import { LiteLlmClient } from "../meter/litellm-client.ts";
 import { agentKeySpecs, ensureAgentKeys } from "../meter/litellm-keys.ts";
-import { SECRETS_UNIT, TUNNEL_UNIT } from "../render/units.ts";
+import { SECRETS_UNIT, TUNNEL_UNIT } from "../config/units.ts";
 import { ensureWhatsAppPlugin } from "../channels/whatsapp-plugin.ts";
 import { needsRestart, parseSecretFile } from "../secrets/secret-file.ts";
 import { openBackend, pullSecrets } from "../secrets/pull.ts";

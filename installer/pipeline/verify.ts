@@ -4,6 +4,7 @@ import type { Plan } from "../engine/plan.ts";
 import { createSystemd } from "../engine/systemd.ts";
 import type { Host } from "../host/host.ts";
 import type { Io } from "../io.ts";
+import { probeJson } from "../host/http-probe.ts";
 
 export interface VerifyOptions {
   timeoutMs: number;
@@ -47,17 +48,6 @@ async function reloadIssues(host: Host, io: Io, units: readonly string[], sinceS
     else issues.push(verdict);
   }
   return issues;
-}
-
-/** true when every key of `expect` equals the body's value (the gateway's SPA answers 200 to unknown paths). */
-export async function probeJson(url: string, expect: Record<string, unknown>, timeoutMs = 3000): Promise<boolean> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    const body = (await res.json()) as Record<string, unknown>;
-    return Object.entries(expect).every(([k, v]) => body[k] === v);
-  } catch {
-    return false;
-  }
 }
 
 export function createVerifier(host: Host, io: Io, opts: VerifyOptions) {

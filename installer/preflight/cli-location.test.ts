@@ -1,7 +1,7 @@
 /** A CLI the hardened units cannot see (/root, /home, /tmp, …) is refused live (69, before the host is touched) and a warning under --root. */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { converge } from "../commands/apply.ts";
-import type { CommandContext } from "../commands/context.ts";
+import { converge } from "../pipeline/converge.ts";
+import type { CommandContext } from "../pipeline/context.ts";
 import { parseConfig } from "../config/load.ts";
 import { captureIo } from "../io.ts";
 import { exampleText, recordingExec, removeDir, snapshotTree, tempDir, testContext, WIREBOT_CMD } from "../testing/harness.ts";

@@ -1,7 +1,7 @@
 /** Preflight: the units run wirebot from where it ran now, so it must not live where their sandbox hides it (issue 14 point 4). */
 import { preflightError, type ErrorIssue } from "../errors.ts";
 import type { Io } from "../io.ts";
-import type { WirebotCommand } from "../render/units.ts";
+import type { WirebotCommand } from "../config/units.ts";
 
 /** What the hardened units (render/unit-policy.ts COMMON) cannot see, and the setting that hides it. */
 // prettier-ignore

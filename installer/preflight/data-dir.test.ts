@@ -8,7 +8,7 @@ import { installCommand } from "../commands/install.ts";
 import { parseConfig } from "../config/load.ts";
 import { readManifest } from "../engine/plan.ts";
 import { main } from "../main.ts";
-import { markerPath, OWNED_MARKER, OWNED_MARKER_TEXT, readTreeOwnership } from "../lifecycle/ownership.ts";
+import { markerPath, OWNED_MARKER, OWNED_MARKER_TEXT, readTreeOwnership } from "../ownership/marker.ts";
 import { examplePath, exampleText, removeDir, snapshotTree, tempDir, testContext } from "../testing/harness.ts";
 import { judgeDataDir } from "./data-dir.ts";
 

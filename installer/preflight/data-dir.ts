@@ -3,7 +3,7 @@ import type { Config } from "../config/schema.ts";
 import { readManifest } from "../engine/plan.ts";
 import { preflightError, type ErrorIssue } from "../errors.ts";
 import type { Host } from "../host/host.ts";
-import { OWNED_MARKER, readTreeOwnership, type TreeOwnership } from "../lifecycle/ownership.ts";
+import { OWNED_MARKER, readTreeOwnership, type TreeOwnership } from "../ownership/marker.ts";
 
 export interface DataDirFacts {
   dir: string;

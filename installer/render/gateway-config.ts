@@ -1,7 +1,7 @@
 /** Renders a gateway's clawdbot.json (JSON5 with a header comment) from the config. Pure. */
 import { AGENT_KEYS_PROVIDER, GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, providerId, SYSTEM_AGENT_ID, usersDir, workspaceDir, type GatewayLayout, type Layout } from "../config/layout.ts";
 import type { Config, UserConfig } from "../config/schema.ts";
-import { whatsappPluginLoadPaths } from "../channels/whatsapp-plugin.ts";
+import { whatsappPluginLoadPaths } from "../config/whatsapp-plugin-paths.ts";
 import { dedicatedHostname, helmHostname } from "../tunnel/ingress.ts";
 import { applyGatewayMemoryKnobs } from "./gateway-memory.ts";
 import { sandboxFor } from "./sandbox.ts";

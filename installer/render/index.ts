@@ -5,30 +5,14 @@ import { planSecrets } from "../config/secret-plan.ts";
 import { selectSkills } from "../runtime/skills.ts";
 import type { Assets } from "../assets.ts";
 import { ROOT, type Desired, type OwnerSpec, type Resource, type UnitSpec } from "../engine/resource.ts";
-import { markerResource } from "../lifecycle/ownership.ts";
+import { markerResource } from "../ownership/marker.ts";
 import { renderTunnelConfig } from "../tunnel/tunnel-config.ts";
 import type { AccessFacts } from "../tunnel/origin-access.ts";
 import { gatewayPlugins, renderGatewayConfig, SHARED_LIVE_PATHS } from "./gateway-config.ts";
 import { isSandboxed } from "./sandbox.ts";
 import { SANDBOXED_WORKSPACE, sandboxResources } from "./sandbox-units.ts";
-import {
-  DRIFT_TIMER,
-  DRIFT_UNIT,
-  GATEWAY_TEMPLATE_UNIT,
-  RECONCILE_UNIT,
-  renderDedicatedDropIn,
-  renderDedicatedTemplateUnit,
-  renderDriftUnits,
-  renderReconcileUnit,
-  renderSecretsUnit,
-  renderSharedGatewayUnit,
-  renderSysusers,
-  renderTmpfiles,
-  renderTunnelUnit,
-  SECRETS_UNIT,
-  TUNNEL_UNIT,
-  type WirebotCommand,
-} from "./units.ts";
+import { renderDedicatedDropIn, renderDedicatedTemplateUnit, renderDriftUnits, renderReconcileUnit, renderSecretsUnit, renderSharedGatewayUnit, renderSysusers, renderTmpfiles, renderTunnelUnit } from "./units.ts";
+import { DRIFT_TIMER, DRIFT_UNIT, GATEWAY_TEMPLATE_UNIT, RECONCILE_UNIT, SECRETS_UNIT, TUNNEL_UNIT, type WirebotCommand } from "../config/units.ts";
 
 export interface RenderContext {
   assets: Assets;
@@ -70,7 +54,7 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
 
   // Desired state itself and the system snippets.
   r.push({ kind: "dir", path: PATHS.etcDir, mode: 0o700, owner: ROOT, notify: [] });
-  // Marked as made by wirebot: uninstall --purge deletes only marked trees (lifecycle/ownership.ts).
+  // Marked as made by wirebot: uninstall --purge deletes only marked trees (ownership/marker.ts).
   r.push(markerResource(PATHS.etcDir, ROOT));
   r.push({ kind: "dir", path: PATHS.credstore, mode: 0o700, owner: ROOT, notify: [] });
   r.push({ kind: "file", path: PATHS.configFile, content: ctx.configText, mode: 0o600, owner: ROOT, notify: [RECONCILE_UNIT] });

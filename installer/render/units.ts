@@ -7,22 +7,9 @@ import { BWS_CRED_ENCRYPTED, BWS_CRED_PLAIN, BWS_CREDENTIAL } from "../secrets/b
 import { renderPolicy } from "./unit-policy.ts";
 import { gatewaySandboxLines, sandboxedSharedUsers, sandboxSysusersLine } from "./sandbox-units.ts";
 import { MANAGED_HEADER, renderTemplate } from "./template.ts";
+import { DRIFT_TIMER, DRIFT_UNIT, type WirebotCommand } from "../config/units.ts";
 
-export interface WirebotCommand {
-  /** absolute path of the Node that runs wirebot itself */
-  node: string;
-  /** absolute path of wirebot's entry script */
-  entry: string;
-  /** the version of the wirebot at those paths (package.json) */
-  version: string;
-}
 
-export const SECRETS_UNIT = "wirebot-secrets.service";
-export const RECONCILE_UNIT = "wirebot-reconcile.service";
-export const TUNNEL_UNIT = "cloudflared-wirebot.service";
-export const GATEWAY_TEMPLATE_UNIT = "clawdbot-gateway@.service";
-export const DRIFT_UNIT = "wirebot-drift.service";
-export const DRIFT_TIMER = "wirebot-drift.timer";
 
 function tmpl(t: Templates, name: string): string {
   const text = t[name];

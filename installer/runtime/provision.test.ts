@@ -9,7 +9,7 @@ import type { ExecOptions, ExecResult } from "../host/host.ts";
 import { createNodeHost } from "../host/node-host.ts";
 import { captureIo } from "../io.ts";
 import { runtimeTestConfig } from "../../test/support/runtime.ts";
-import { assertRuntimeReady } from "../commands/apply.ts";
+import { assertRuntimeReady } from "../pipeline/converge.ts";
 import { npmFailure, provisionRuntime, readRuntimeMarker } from "./provision.ts";
 
 const roots: string[] = [];

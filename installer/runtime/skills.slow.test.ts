@@ -11,7 +11,8 @@ import { createNodeHost } from "../host/node-host.ts";
 import { renderGatewayConfig } from "../render/gateway-config.ts";
 import { getTestRuntime, type TestRuntime } from "../../test/support/runtime.ts";
 import { openclawCli } from "./openclaw-cli.ts";
-import { readShippedSkills, shippedSkillsDir } from "./skills.ts";
+import { readShippedSkills } from "../assets.ts";
+import { shippedSkillsDir } from "./skills.ts";
 
 const WIREBOT_SKILLS = ["wirebot-accountability", "wirebot-core", "wirebot-memory", "wirebot-network"];
 const work = testWorkDir("wb-skills-slow-");
@@ -60,7 +61,7 @@ test("the rendered shared config, with extraDirs on the repo's skills/, lists al
 }, 120_000);
 
 test("readShippedSkills returns the same four skills the runtime loads", async () => {
-  const skills = await readShippedSkills(host);
+  const skills = readShippedSkills();
   expect(skills.map((s) => s.name)).toEqual(WIREBOT_SKILLS);
   for (const s of skills) expect(s.files.map((f) => f.relPath)).toContain("SKILL.md");
 });

@@ -1,19 +1,18 @@
-/** readShippedSkills over the repo's skills/ and a temp tree, and the config check for unknown skill names. */
+/** The one reader of the package's skills (assets.ts readShippedSkills) over the repo's skills/ and a temp tree, and the config check for unknown skill names. */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, expect, test } from "vitest";
 import { ConfigSchema } from "../config/schema.ts";
-import { createNodeHost } from "../host/node-host.ts";
+import { parseSkillFrontmatter, readShippedSkills } from "../assets.ts";
 import { runtimeTestConfig } from "../../test/support/runtime.ts";
-import { assertSkillsShipped, parseSkillFrontmatter, readShippedSkills, selectSkills } from "./skills.ts";
+import { assertSkillsShipped, selectSkills } from "./skills.ts";
 
-const host = createNodeHost();
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 test("the repo ships the four default skills, each with a name and description matching its directory", async () => {
-  const skills = await readShippedSkills(host);
+  const skills = readShippedSkills();
   const defaults = ConfigSchema.shape.skills.parse(undefined);
   expect(skills.map((s) => s.name).sort()).toEqual([...defaults].sort());
   for (const s of skills) {
@@ -33,7 +32,7 @@ test("nested files are read with /-separated relative paths; dot dirs and non-sk
   writeFileSync(path.join(dir, "alpha/references/a.md"), "ref");
   mkdirSync(path.join(dir, "notes"));
   mkdirSync(path.join(dir, ".git"));
-  const skills = await readShippedSkills(host, dir);
+  const skills = readShippedSkills(dir);
   expect(skills).toEqual([
     { name: "alpha", description: "Alpha: does things", files: [{ relPath: "SKILL.md", content: expect.stringContaining("name: alpha") }, { relPath: "references/a.md", content: "ref" }] },
   ]);
@@ -44,11 +43,11 @@ test("a SKILL.md whose name differs from its directory is refused", async () => 
   dirs.push(dir);
   mkdirSync(path.join(dir, "beta"));
   writeFileSync(path.join(dir, "beta/SKILL.md"), "---\nname: gamma\ndescription: x\n---\n");
-  await expect(readShippedSkills(host, dir)).rejects.toMatchObject({ code: "skills.name-mismatch" });
+  expect(() => readShippedSkills(dir)).toThrow(expect.objectContaining({ code: "skills.name-mismatch" }));
 });
 
 test("unknown skill names in config are a config error listing each one", async () => {
-  const shipped = await readShippedSkills(host);
+  const shipped = readShippedSkills();
   const config = { ...runtimeTestConfig(), skills: ["wirebot-core", "wirebot-cooking", "wirebot-memory", "nope"] };
   let err: unknown;
   try {

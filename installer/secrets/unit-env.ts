@@ -1,8 +1,8 @@
 /** A unit's secrets for the same command typed by hand: the environment first, then the unit's EnvironmentFile= on tmpfs. */
 import { configError, preflightError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
-import { shellWord } from "../lifecycle/fix-scope.ts";
-import { SECRETS_UNIT } from "../render/units.ts";
+import { shellWord } from "../fix-scope.ts";
+import { SECRETS_UNIT } from "../config/units.ts";
 import { parseEnvFile } from "./env-file.ts";
 
 export type Env = Readonly<Record<string, string | undefined>>;

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, lstatSync, readlinkSync, rmSync
 import os from "node:os";
 import path from "node:path";
 import { PACKAGE_ROOT, readAssets } from "../assets.ts";
-import type { CommandContext } from "../commands/context.ts";
+import type { CommandContext } from "../pipeline/context.ts";
 import type { ExecOptions, ExecResult } from "../host/host.ts";
 import { createNodeHost } from "../host/node-host.ts";
 import { captureIo } from "../io.ts";

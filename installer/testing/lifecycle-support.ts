@@ -1,13 +1,13 @@
 /** Test helpers shared by the lifecycle command tests: seeded service users and a live converge with a scripted verify. */
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { CommandContext } from "../commands/context.ts";
-import { buildDesired } from "../commands/desired.ts";
+import type { CommandContext } from "../pipeline/context.ts";
+import { buildDesired } from "../pipeline/desired.ts";
 import type { Config } from "../config/schema.ts";
 import { applyPlan } from "../engine/apply.ts";
 import { isEmptyPlan, plan, type Plan } from "../engine/plan.ts";
 import type { ErrorIssue } from "../errors.ts";
-import type { ConvergeFn } from "../lifecycle/deps.ts";
+import type { ConvergeFn } from "../pipeline/deps.ts";
 
 /** /etc/passwd and /etc/group under root, as systemd-sysusers would leave them; extra users get their own uids. */
 export function seedUsers(root: string, extra: Record<string, number> = {}): void {

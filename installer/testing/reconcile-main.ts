@@ -1,11 +1,11 @@
-/** Standalone meter entry (`node --import tsx installer/meter/reconcile-main.ts --config F --ledger P --once|--daemon`), for tests that kill it. */
+/** Standalone meter entry (`node --import tsx installer/testing/reconcile-main.ts --config F --ledger P --once|--daemon`), for tests that kill it. */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { parseConfig } from "../config/load.ts";
 import { PATHS } from "../config/layout.ts";
 import { formatError, WirebotError } from "../errors.ts";
 import { processIo } from "../io.ts";
-import { runReconcile } from "./run.ts";
+import { runReconcile } from "../meter/run.ts";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { expect, test } from "vitest";
 import { parseConfig } from "../config/load.ts";
 import { resolveLayout } from "../config/layout.ts";
-import { resolveTunnelRequest } from "./forwarded.ts";
+import { resolveTunnelRequest } from "./tunnel-forwarded.ts";
 
 const c = parseConfig(readFileSync(join(import.meta.dirname, "../../examples/mixed.yaml"), "utf8"), "mixed.yaml");
 const l = resolveLayout(c);

@@ -1,8 +1,8 @@
 /** What a tunnel-fronted request looks like at the origin: which loopback service cloudflared picks and the headers the edge and cloudflared add. Pure. */
 import type { Layout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
-import { matchRule, validateTunnelYaml } from "./ingress-validate.ts";
-import { renderTunnelConfig } from "./tunnel-config.ts";
+import { matchRule, validateTunnelYaml } from "../tunnel/ingress-validate.ts";
+import { renderTunnelConfig } from "../tunnel/tunnel-config.ts";
 
 export interface TunnelRequest {
   /** the loopback origin cloudflared forwards to, e.g. http://127.0.0.1:18789; null when the rule is not an HTTP origin */

@@ -8,9 +8,7 @@ import { assertValidIngress, type IngressRule } from "./ingress-validate.ts";
 
 export const TUNNEL_CONFIG_HEADER = "# Managed by wirebot; edit /etc/wirebot/wirebot.yaml and run 'wirebot apply'. Manual changes will be overwritten.";
 
-/** The unit that runs cloudflared (DESIGN.md "Units"). */
-export { TUNNEL_UNIT } from "../render/units.ts";
-import { TUNNEL_UNIT } from "../render/units.ts";
+import { TUNNEL_UNIT } from "../config/units.ts";
 /** Credential names the unit loads with LoadCredential= (see docs/tunnel.md). */
 export const TUNNEL_TOKEN_CREDENTIAL = "tunnel-token";
 export const TUNNEL_CREDENTIALS_CREDENTIAL = "tunnel-credentials";
@@ -61,23 +59,4 @@ export function renderTunnelConfig(c: Config, l: Layout, tunnelId?: string, acce
           "# this copy documents it and lets 'cloudflared tunnel --config <this file> ingress validate' check it.",
         ];
   return `${header.join("\n")}\n${stringify(doc, { lineWidth: 0 })}`;
-}
-
-/**
- * The credentials JSON cloudflared accepts for `credentials-file`, derived from a tunnel token
- * (base64 JSON {a, s, t, e?} → {AccountTag, TunnelSecret, TunnelID, Endpoint?}). The result is a
- * secret: write it to tmpfs only.
- */
-export function renderTunnelCredentials(token: string): string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(token.trim(), "base64").toString("utf8"));
-  } catch {
-    parsed = null;
-  }
-  const t = parsed as { a?: unknown; s?: unknown; t?: unknown; e?: unknown } | null;
-  if (!t || typeof t.a !== "string" || typeof t.s !== "string" || typeof t.t !== "string")
-    // never echo the token: it is the secret being parsed
-    throw new Error("the tunnel token is not a cloudflared token (base64 JSON with a, s and t)");
-  return JSON.stringify({ AccountTag: t.a, TunnelSecret: t.s, TunnelID: t.t, ...(typeof t.e === "string" ? { Endpoint: t.e } : {}) });
 }

@@ -2,7 +2,7 @@
 import { PATHS } from "../config/layout.ts";
 import { WirebotError, writeError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
-import { writeMarker } from "../lifecycle/ownership.ts";
+import { writeMarker } from "../ownership/marker.ts";
 
 /** Beside wirebot.yaml, root-only like it; holds no secret value (the access token is never written into it). */
 export const ANSWERS_PATH = `${PATHS.etcDir}/install-answers.yaml`;

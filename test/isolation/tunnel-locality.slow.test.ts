@@ -4,7 +4,7 @@ import http from "node:http";
 import { rmSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { resolveTunnelRequest } from "../../installer/tunnel/forwarded.ts";
+import { resolveTunnelRequest } from "../../installer/testing/tunnel-forwarded.ts";
 import { helmHostname } from "../../installer/tunnel/ingress.ts";
 import { freeLoopbackPort, getTestRuntime, startGateway, type GatewayHandle, type TestRuntime } from "../support/runtime.ts";
 import { prepareSharedGateway } from "./shared-gateway.ts";

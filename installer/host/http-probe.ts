@@ -1,0 +1,12 @@
+/** One HTTP health probe on loopback: GET a URL and compare JSON fields; never throws. */
+
+/** true when every key of `expect` equals the body's value (the gateway's SPA answers 200 to unknown paths). */
+export async function probeJson(url: string, expect: Record<string, unknown>, timeoutMs = 3000): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await res.json()) as Record<string, unknown>;
+    return Object.entries(expect).every(([k, v]) => body[k] === v);
+  } catch {
+    return false;
+  }
+}
