@@ -88,6 +88,8 @@ export async function applyPlan(host: Host, plan: Plan, opts: ApplyOptions): Pro
   if (!opts.live) return result;
 
   const unitsChanged = plan.changes.some((c) => isUnitPath(c.path));
+  // Once the live steps ran, Cloudflare, LiteLLM and the vault may have changed: those are not undone.
+  let remoteTouched = false;
   try {
     if (unitsChanged) {
       await must(await sd.daemonReload(), "systemctl daemon-reload", "systemd could not reload the units");
@@ -101,6 +103,7 @@ export async function applyPlan(host: Host, plan: Plan, opts: ApplyOptions): Pro
       let restart = plan.restart;
       const h = opts.hooks;
       if (h) {
+        remoteTouched = true;
         restart = [...new Set([...restart, ...((await h.beforeSecrets?.()) ?? [])])].sort();
         const active = (await sd.isActive(h.secretsUnit)) === "active";
         if (!active || restart.includes(h.secretsUnit)) {
@@ -134,6 +137,7 @@ export async function applyPlan(host: Host, plan: Plan, opts: ApplyOptions): Pro
     if (problems.length > 0) throw verifyError("apply.verify", "the appliance did not come up healthy", { issues: problems, hint: "see `journalctl -u <unit>`; the previous files were restored" });
   } catch (e) {
     opts.io.err("! rolling back to the previous files");
+    if (remoteTouched) opts.io.err("  not rolled back: what the live steps changed in Cloudflare (tunnel, DNS, Access), LiteLLM (keys) and the vault (generated secrets); the next apply converges them, `wirebot plan` lists them");
     await rollback(undo, opts.io);
     if (unitsChanged) await sd.daemonReload();
     if (opts.start && plan.restart.length > 0) await sd.restart(plan.restart);

@@ -220,6 +220,8 @@ describe("plan and apply", () => {
     const err = await applyPlan(fresh.host, p2, { io: fresh.io, live: true, start: true, verify: async () => [], hooks, beforeStart: async () => Promise.reject(new Error("npm install failed")) }).catch((e: unknown) => e);
     expect((err as Error).message).toBe("npm install failed");
     expect(snapshotTree(root)).toEqual(before);
+    // the live steps had run: the operator is told what a file rollback cannot take back
+    expect(fresh.io.text()).toMatch(/not rolled back: what the live steps changed in Cloudflare/);
   });
 
   it("live hooks: with the secrets unit up, a refresh adds the consumers whose env changed to the restarts", async () => {
