@@ -34,7 +34,12 @@ const waitOption = () =>
     return n;
   });
 
-export function buildProgram(deps: MainDeps, setExit: (code: number) => void): Command {
+/** Filled before a command that changes the box runs; main() appends the audit event once it has ended. */
+export interface AuditHolder {
+  start?: import("./audit/record.ts").AuditStart;
+}
+
+export function buildProgram(deps: MainDeps, setExit: (code: number) => void, audit: AuditHolder = {}, argv: readonly string[] = []): Command {
   const io = deps.io ?? processIo;
   // Set before each action: how a writing command names itself in the apply lock, and its --wait.
   let lock: LockRequest | undefined;
@@ -51,7 +56,19 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
-  program.hook("preAction", async (_program, action) => void (lock = (await import("./pipeline/lock.ts")).lockRequestOf(action)));
+  program.hook("preAction", async (_program, action) => {
+    lock = (await import("./pipeline/lock.ts")).lockRequestOf(action);
+    const names: string[] = [];
+    for (let c: Command | null = action; c && c !== program; c = c.parent) names.unshift(c.name());
+    const env = deps.env ?? process.env;
+    const record = await import("./audit/record.ts");
+    // A unit's own run (the secrets unit's pull at boot) is in the journal; the trail is for what people do.
+    if (env["INVOCATION_ID"] || !record.isAudited(names, action.opts())) return;
+    const root = action.opts()["root"];
+    const { shellWord } = await import("./fix-scope.ts");
+    const purge = names[0] === "uninstall" && action.opts()["purge"] === true;
+    audit.start = await record.auditStart((await ctxFor(typeof root === "string" ? root : undefined)).host, ["wirebot", ...argv].map(shellWord).join(" "), env, purge);
+  });
 
   program
     .command("install")
@@ -254,6 +271,24 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void): C
       await run(() => usageCommand({ ...rest, ...(root ? { root } : {}) }, config, ctx.io))();
     });
 
+  const auditCmd = program.command("audit").description("what was done to this box, by whom (append-only, hash-chained: /var/log/wirebot/audit.jsonl)");
+  auditCmd
+    .command("list", { isDefault: true })
+    .description("list the audited commands: time, who (behind sudo), the command, wirebot.yaml before → after, exit")
+    .addOption(rootOption())
+    .option("--since <when>", "only events since an ISO date or an age (90m, 12h, 7d)")
+    .option("--json", "machine-readable output")
+    .option("--csv", "one CSV row per event")
+    .action(async (o: { root?: string; since?: string; json?: boolean; csv?: boolean }) =>
+      run(async () => (await import("./commands/audit.ts")).auditCommand(await ctxFor(o.root), { ...(o.since ? { since: o.since } : {}), json: Boolean(o.json), csv: Boolean(o.csv) }))(),
+    );
+  auditCmd
+    .command("verify")
+    .description("check that no event was edited or deleted (exit 1 naming the first that was)")
+    .addOption(rootOption())
+    .option("--json", "machine-readable output")
+    .action(async (o: { root?: string; json?: boolean }) => run(async () => (await import("./commands/audit.ts")).auditVerifyCommand(await ctxFor(o.root), { json: Boolean(o.json) }))());
+
   const channels = program.command("channels").description("messaging channels: link WhatsApp, show channel state");
   channels
     .command("login <channel>")
@@ -308,7 +343,8 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
   const jsonIo = wantsJson(argv) ? jsonDocumentIo(baseIo) : null;
   const io = jsonIo ?? baseIo;
   let code: number = EXIT.ok;
-  const program = buildProgram({ ...deps, io }, (c) => (code = c));
+  const audit: AuditHolder = {};
+  const program = buildProgram({ ...deps, io }, (c) => (code = c), audit, argv);
   let failure: WirebotError | null = null;
   try {
     await program.parseAsync(argv, { from: "user" });
@@ -319,6 +355,7 @@ export async function main(argv: string[], deps: MainDeps = {}): Promise<number>
     // commander has printed its own message and the command's usage to stderr already.
     if (!(e instanceof CommanderError)) io.err(failure.kind === "interrupted" ? failure.message : formatError(failure));
   }
+  if (audit.start) await (await import("./audit/record.ts")).auditFinish(audit.start, code, failure?.code ?? null, baseIo);
   jsonIo?.finish(failure ? errorJson(failure) : undefined);
   return code;
 }

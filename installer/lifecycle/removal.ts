@@ -8,6 +8,7 @@ import { dataPathProblem } from "../config/data-path.ts";
 import { MANIFEST_PATH, type Manifest } from "../engine/plan.ts";
 import { writeError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
+import { AUDIT_DIR } from "../audit/trail.ts";
 import { GATEWAY_TEMPLATE_UNIT } from "../config/units.ts";
 import { RUNTIME_MARKER } from "../runtime/provision.ts";
 import { BWS_CRED_ENCRYPTED, BWS_CRED_PLAIN } from "../secrets/bootstrap-token.ts";
@@ -117,6 +118,10 @@ export async function planRemoval(host: Host, input: RemovalInput): Promise<Remo
   if (await host.stat(PATHS.runDir)) add({ path: PATHS.runDir, what: "tree", why: "wirebot's tmpfs directory, recreated at every boot" });
   if (await host.stat(PATHS.gatewayKeysDir)) add({ path: PATHS.gatewayKeysDir, what: "tree", why: "wirebot's tmpfs directory for the shared gateway's keys, recreated at every boot" });
   if (!inTree(PATHS.tunnelAccess) && (await host.stat(PATHS.tunnelAccess))) add({ path: PATHS.tunnelAccess, what: "file", why: "the Access AUD tags the tunnel step kept (re-read from Cloudflare by the next apply)" });
+  if (await host.stat(AUDIT_DIR)) {
+    if (purge) add({ path: AUDIT_DIR, what: "tree", why: "the audit trail (--purge deletes it; without it, it is kept)" });
+    else keep.push({ path: AUDIT_DIR, why: "the audit trail of what was done to this box: kept (uninstall --purge deletes it)" });
+  }
   if (await host.stat(PATHS.driftDir)) add({ path: PATHS.driftDir, what: "tree", why: "the drift check's record (the state directory of wirebot-drift.service)" });
   for (const t of trees) add({ path: t, what: "tree", why: `marked as made by wirebot (${OWNED_MARKER})` });
   if (await host.stat(MANIFEST_PATH)) {
