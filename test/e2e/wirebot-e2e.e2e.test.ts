@@ -1231,6 +1231,19 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     expect(files.stdout.trim()).toBe("");
     const kept = [plan.config.paths.data, ...plan.config.users.map((u) => workspaceDir(plan.config, u.id))];
     await c.execOk(`ls -d ${kept.map(shq).join(" ")}`);
+
+    // The audit trail outlives a plain uninstall: every command that changed the box, uninstall included, chained.
+    expect((await c.exec("wirebot audit verify")).code).toBe(0);
+    const trail = JSON.parse((await c.execOk("wirebot audit --json")).stdout) as { ok: boolean; events: { command: string; actor: { uid: number }; result: { exit: number } }[] };
+    const verbs = trail.events.map((e) => e.command.split(" ").slice(1, 3).join(" "));
+    say(`audit trail: ${trail.events.length} event(s): ${verbs.join(", ")}`);
+    expect(trail.ok).toBe(true);
+    expect(verbs[0]).toMatch(/^install/);
+    expect(verbs).toEqual(expect.arrayContaining(["apply --yes", "user add", "uninstall --yes"]));
+    expect(trail.events.every((e) => e.actor.uid === 0)).toBe(true);
+    const raw = (await c.execOk("cat /var/log/wirebot/audit.jsonl")).stdout;
+    for (const v of vault.values()) expect(raw).not.toContain(v);
+    expect((await c.execOk("stat -c '%a %U' /var/log/wirebot/audit.jsonl")).stdout.trim()).toBe("600 root");
   });
 
   step("uninstall --purge: nothing of Wirebot remains", "installed", async () => {
