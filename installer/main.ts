@@ -67,7 +67,10 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void, au
     const root = action.opts()["root"];
     const { shellWord } = await import("./fix-scope.ts");
     const purge = names[0] === "uninstall" && action.opts()["purge"] === true;
-    audit.start = await record.auditStart((await ctxFor(typeof root === "string" ? root : undefined)).host, ["wirebot", ...argv].map(shellWord).join(" "), env, purge);
+    const at = typeof root === "string" ? root : undefined;
+    // The host alone: a whole context would read every shipped asset once more before the command does.
+    const host = deps.context ? deps.context(io, at).host : (await import("./host/node-host.ts")).createNodeHost({ root: at ?? "/", env });
+    audit.start = await record.auditStart(host, ["wirebot", ...argv].map(shellWord).join(" "), env, purge);
   });
 
   program
