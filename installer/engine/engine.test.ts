@@ -170,13 +170,19 @@ describe("plan and apply", () => {
     for (const s of secrets) expect(ctx.io.text()).not.toContain(s);
   });
 
-  it("live hooks: tunnel before the secrets unit, keys after it; an inactive secrets unit is started first", async () => {
+  /** A first live apply of mixed.yaml with the secrets unit inactive; `order` records every command and hook step. */
+  async function liveFirstApply() {
     seedUsers(root);
     const order: string[] = [];
     const rec = recordingExec((c) => (c.args[0] === "is-active" ? { stdout: "inactive\n", code: 3 } : {}));
     const ctx = testContext(root, { exec: async (cmd, args, o) => (order.push(`${cmd} ${args.join(" ")}`), rec.exec(cmd, args, o)) });
     const text = exampleText("mixed");
     const p = await plan(ctx.host, await buildDesired(ctx, parseConfig(text, "m"), text));
+    return { order, rec, ctx, text, p };
+  }
+
+  it("live hooks: tunnel before the secrets unit, keys after it; an inactive secrets unit is started first", async () => {
+    const { order, rec, ctx, text, p } = await liveFirstApply();
     await applyPlan(ctx.host, p, {
       io: ctx.io,
       live: true,
@@ -197,12 +203,7 @@ describe("plan and apply", () => {
   });
 
   it("live: beforeStart (install's runtime provisioning) is awaited after files, secrets and keys, before any unit starts; a failure there rolls back", async () => {
-    seedUsers(root);
-    const order: string[] = [];
-    const rec = recordingExec((c) => (c.args[0] === "is-active" ? { stdout: "inactive\n", code: 3 } : {}));
-    const ctx = testContext(root, { exec: async (cmd, args, o) => (order.push(`${cmd} ${args.join(" ")}`), rec.exec(cmd, args, o)) });
-    const text = exampleText("mixed");
-    const p = await plan(ctx.host, await buildDesired(ctx, parseConfig(text, "m"), text));
+    const { order, rec, ctx, text, p } = await liveFirstApply();
     const hooks = { secretsUnit: "wirebot-secrets.service", afterSecrets: async () => void order.push("keys") };
     await applyPlan(ctx.host, p, { io: ctx.io, live: true, start: true, verify: async () => [], hooks, beforeStart: async () => void order.push("runtime ready") });
     const i = (s: string) => order.findIndex((o) => o.startsWith(s));
