@@ -40,7 +40,7 @@ export function renderAddUser(text: string, u: NewUser): string {
   if (u.budgetUsd !== undefined) entry["budget"] = { monthlyUsd: u.budgetUsd };
   if (!isSeq(doc.get("users"))) doc.set("users", doc.createNode([]));
   doc.addIn(["users"], doc.createNode(entry));
-  return String(doc);
+  return keepLines(doc);
 }
 
 export function renderRemoveUser(text: string, id: string): string {
@@ -48,7 +48,7 @@ export function renderRemoveUser(text: string, id: string): string {
   const i = findUserIndex(doc, id);
   if (i < 0) throw usageError("user.unknown", `no user '${id}' in wirebot.yaml`, "see `wirebot user list`");
   doc.deleteIn(["users", i]);
-  return String(doc);
+  return keepLines(doc);
 }
 
 /**
@@ -71,11 +71,14 @@ export function renderMoveUser(text: string, user: UserConfig, mode: "shared" | 
       dropped.push("trust");
     }
   }
-  return { text: String(doc), dropped };
+  return { text: keepLines(doc), dropped };
 }
 
 export function renderRuntimeVersion(text: string, version: string): string {
   const doc = parse(text);
   doc.setIn(["runtime", "version"], version);
-  return String(doc);
+  return keepLines(doc);
 }
+
+/** No folding: an operator's long one-line flow maps (tunnel:, litellm:) stay one line, so an edit's diff is the edit only. */
+const keepLines = (doc: Document) => doc.toString({ lineWidth: 0 });
