@@ -1,26 +1,24 @@
 /** The steps of a live apply that talk to the outside: the Cloudflare tunnel, a secrets refresh, LiteLLM keys. */
-import Cloudflare from "cloudflare";
 import { litellmKeyVar, meteredAgents, PATHS, resolveLayout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import { CLOUDFLARE_TOKEN_VAR, LITELLM_MASTER_VAR, planSecrets } from "../config/secret-plan.ts";
 import { configError } from "../errors.ts";
 import type { LiveHooks } from "../engine/apply.ts";
-import { createLogger } from "../log.ts";
-import { LiteLlmClient } from "../meter/litellm-client.ts";
 import { agentKeySpecs, ensureAgentKeys } from "../meter/litellm-keys.ts";
 import { SECRETS_UNIT, TUNNEL_UNIT } from "../config/units.ts";
 import { ensureWhatsAppPlugin } from "../channels/whatsapp-plugin.ts";
 import { needsRestart, parseSecretFile } from "../secrets/secret-file.ts";
-import { openBackend, pullSecrets } from "../secrets/pull.ts";
+import { pullSecrets } from "../secrets/pull.ts";
 import { provisionTunnel } from "../tunnel/cloudflare.ts";
 import { tunnelInputs } from "../tunnel/tunnel-inputs.ts";
 import { readAccessFacts, writeAccessFacts } from "../tunnel/access-facts-file.ts";
 import { sameFacts, type AccessFacts } from "../tunnel/origin-access.ts";
 import { renderTunnelConfig } from "../tunnel/tunnel-config.ts";
 import type { CommandContext } from "./context.ts";
+import type { Logger } from "pino";
 
-export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
-  const log = createLogger({ name: "wirebot-apply" });
+export async function liveHooks(ctx: CommandContext, config: Config): Promise<LiveHooks> {
+  const log: Logger = await ctx.services.logger("wirebot-apply");
   const layout = resolveLayout(config);
   const secrets = planSecrets(config, layout);
 
@@ -37,12 +35,11 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
     if (!t.enabled || !t.accountId || !t.zoneId || !secrets.tunnelToken) return [];
     const need = secrets.applyTime.find((s) => s.envVar === CLOUDFLARE_TOKEN_VAR);
     if (!need) throw configError("tunnel.no-api-token", "the tunnel is provisioned through the Cloudflare API but secrets.map has no CLOUDFLARE_API_TOKEN", { hint: "add CLOUDFLARE_API_TOKEN: <vault name> to secrets.map (a token with Tunnel:Edit, DNS:Edit and Access:Edit)" });
-    const backend = await openBackend(config, ctx.host, ctx.io, log);
+    const backend = await ctx.services.vault(config, ctx.io, log);
     try {
       const apiToken = (await backend.get([need.vaultName])).get(need.vaultName);
       if (!apiToken) throw configError("tunnel.no-api-token", `the vault lacks '${need.vaultName}' (CLOUDFLARE_API_TOKEN)`, { hint: "create it in the vault, then run `wirebot apply` again" });
-      const baseURL = ctx.env["CLOUDFLARE_BASE_URL"];
-      const client = new Cloudflare({ apiToken, maxRetries: 2, ...(baseURL ? { baseURL } : {}) });
+      const client = await ctx.services.cloudflare({ apiToken, maxRetries: 2 });
       ctx.io.err(`• provisioning Cloudflare tunnel '${t.name}'`);
       const result = await provisionTunnel({ client, ...tunnelInputs(config, layout)! });
       for (const ch of result.changes) if (ch.action !== "unchanged") ctx.io.err(`  ${ch.action} ${ch.kind} ${ch.name}`);
@@ -82,15 +79,15 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
 
     async beforeSecrets() {
       const plugin = await ensureWhatsAppPlugin(ctx.host, config, ctx.io);
-      // A gateway loads plugins at start only.
-      const changed = plugin.outcome === "installed" || plugin.outcome === "removed";
-      const restart = changed ? layout.gateways.map((g) => g.unit) : [];
+      // A gateway loads plugins at start only; only gateways with a WhatsApp user load this one (render/gateway-config.ts),
+      // and a gateway that stops loading it has a changed config of its own.
+      const restart = plugin.outcome === "installed" ? layout.gateways.filter((g) => g.users.some((u) => u.channels.whatsapp)).map((g) => g.unit) : [];
       return [...restart, ...(await provisionTunnelStep())];
     },
 
     async refreshSecrets() {
       const before = await readEnvFiles();
-      await pullSecrets(config, ctx.host, ctx.io, {}, { logger: log });
+      await pullSecrets(config, ctx.host, ctx.io, {}, { logger: log, open: () => ctx.services.vault(config, ctx.io, log) });
       const after = await readEnvFiles();
       const consumers = new Set<string>();
       for (const f of secrets.envFiles) if (needsRestart(f, before.get(f.path) ?? "", after.get(f.path) ?? "")) consumers.add(f.consumer);
@@ -114,7 +111,7 @@ export function liveHooks(ctx: CommandContext, config: Config): LiveHooks {
       }
       const adminKey = env.get(`${PATHS.reconcileEnv}:${LITELLM_MASTER_VAR}`);
       if (!adminKey) throw configError("litellm.no-master-key", `${PATHS.reconcileEnv} has no ${LITELLM_MASTER_VAR} after the secrets pull`, { hint: "check secrets.map.LITELLM_MASTER_KEY and the vault" });
-      const client = new LiteLlmClient({ baseUrl: config.litellm.baseUrl, adminKey, log });
+      const client = await ctx.services.litellm({ baseUrl: config.litellm.baseUrl, adminKey, log });
       const results = await ensureAgentKeys(client, agentKeySpecs(config, keys), log);
       const changed = results.filter((r) => r.outcome !== "unchanged");
       ctx.io.err(`• LiteLLM keys: ${changed.length ? changed.map((r) => `${r.agentId} ${r.outcome}`).join(", ") : "all registered"}`);
