@@ -1,6 +1,6 @@
 /** argv → command → exit code. The only place that sets process.exitCode. */
 // Only what every run needs is imported here: commander, the error type, the console and the version. Each
-// command's modules (and through them zod, yaml, the Cloudflare and Bitwarden SDKs, undici, SQLite, inquirer)
+// command's modules (and through them zod, yaml, the Cloudflare and Bitwarden SDKs, SQLite, inquirer)
 // are imported inside its action, so `--version`, `--help` and every command pay only for what they run.
 import { PACKAGE_VERSION } from "./assets.ts";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";

@@ -19,16 +19,23 @@ import { converge } from "../pipeline/converge.ts";
 import { backupCommand, restoreCommand } from "./backup.ts";
 import type { CommandContext } from "../pipeline/context.ts";
 import { buildDesired } from "../pipeline/desired.ts";
+import { storeBootstrapToken } from "../secrets/bootstrap-token.ts";
+import { startLiveBox, type LiveBox } from "../../test/support/live-box.ts";
 
 let a: string;
 let b: string;
 let work: string;
+let box: LiveBox | null = null;
 beforeEach(() => {
   a = tempDir("wirebot-a-");
   b = tempDir("wirebot-b-");
   work = tempDir("wirebot-bk-");
 });
-afterEach(() => [a, b, work].forEach(removeDir));
+afterEach(async () => {
+  [a, b, work].forEach(removeDir);
+  await box?.close();
+  box = null;
+});
 
 const SECRETS = {
   gatewayToken: "gw-token-7Hq2Lx9Vb4Nm1Zp8",
@@ -52,9 +59,8 @@ async function applyRoot(root: string) {
 }
 
 /** Root A: an applied appliance with agent state, a workspace, secrets on tmpfs and a live ledger. */
-async function seedA() {
+async function seedA(text = exampleText("mixed")) {
   const ctx = testContext(a);
-  const text = exampleText("mixed");
   await converge(ctx, parseConfig(text, "mixed"), text, {});
   put(a, "data/wirebot/gateway/agents/alice/agent/openclaw-agent.sqlite", Buffer.from([0, 1, 2, 3, 255]));
   put(a, "data/wirebot/users/alice/workspace/MEMORY.md", "# Alice\nlikes tea\n");
@@ -76,8 +82,8 @@ async function seedA() {
 }
 
 /** Host A seeded and backed up while its ledger connection was open (closed afterwards). */
-async function backedUpA() {
-  const { ctx, db } = await seedA();
+async function backedUpA(text?: string) {
+  const { ctx, db } = await seedA(text);
   const file = path.join(work, "wirebot.tar.gz");
   expect(await backupCommand(ctx, { file })).toBe(0);
   db.close();
@@ -108,54 +114,51 @@ describe("wirebot backup and restore", () => {
     expect(existsSync(path.join(b, "etc/wirebot/credstore/bws-access-token"))).toBe(false);
   });
 
-  it("restore on a live host installs the archived runtime pin first, then applies (files, then start)", async () => {
-    const { file } = await backedUpA();
-
-    const rec = recordingExec();
-    const token = `0.${"1b2c3d4e-0000-4000-8000-00000000abcd"}.restoresecret:${Buffer.alloc(16, 7).toString("base64")}`;
-    const ctxB = testContext(b, { exec: rec.exec, env: { BWS_ACCESS_TOKEN: token } });
+  it("restore on a live host installs the archived runtime pin first, stores the access token, then applies: files, then start, verified", async () => {
+    // host B: a fresh box whose vault is Bitwarden (the stand-in, through the real SDK), no token stored yet
+    box = await startLiveBox({ vault: "bitwarden", storeToken: false });
+    const { file } = await backedUpA(box.boxText(exampleText("mixed")));
+    const token = box.bitwarden!.token;
+    const ctxB = box.context({ BWS_ACCESS_TOKEN: token });
     const order: string[] = [];
     const provisioned: string[] = [];
     const code = await restoreCommand(ctxB, { file }, {
-      live: true,
+      // what npm would leave: the pinned runtime, whole
       provisionRuntime: async (_host, config) => {
-        order.push("provision");
+        order.push(`provision (systemctl calls so far: ${box!.rec.systemctl().length})`);
         provisioned.push(`${config.runtime.package}@${config.runtime.version} node ${config.runtime.node}`);
+        box!.seedRuntime(config.runtime.version, config.runtime.node);
       },
-      storeBootstrapToken: async (_host, t) => {
-        order.push(t === token ? "store token" : "store a wrong token");
-        return { outcome: "encrypted", path: "/etc/wirebot/credstore/bws-access-token.cred", directive: "" };
-      },
-      converge: async (c, config, text, opts) => {
-        order.push(opts.start === false ? "converge (files)" : "converge (start)");
-        const p = await plan(c.host, await buildDesired(c, config, text));
-        return { result: null, changed: !isEmptyPlan(p) };
+      storeBootstrapToken: async (host, t) => {
+        order.push(`${t === token ? "store token" : "store a wrong token"} (systemctl calls so far: ${box!.rec.systemctl().length})`);
+        return storeBootstrapToken(host, t);
       },
     });
     expect(code).toBe(0);
     const pinned = parseConfig(exampleText("mixed"), "t").runtime;
     expect(provisioned).toEqual([`${pinned.package}@${pinned.version} node ${pinned.node}`]);
-    expect(order).toEqual(["provision", "store token", "converge (files)", "converge (start)"]);
-    expect(ctxB.io.text()).not.toContain("restoresecret");
+    expect(order).toEqual(["provision (systemctl calls so far: 0)", "store token (systemctl calls so far: 0)"]);
+    // the real converge: files with nothing started, then the units started and found healthy
+    const sc = box.rec.systemctl();
+    expect(sc.indexOf("daemon-reload")).toBeLessThan(sc.findIndex((c) => c.startsWith("start ")));
+    expect(sc.at(-1)).toMatch(/^is-active .*clawdbot-gateway\.service/);
+    expect(ctxB.io.text()).toContain("clawdbot-gateway@erin.service: healthy");
+    // the secrets came from the vault with the stored token, which never reached the output
+    expect(readFileSync(path.join(box.root, "run/wirebot/gateway.env"), "utf8")).toContain("TELEGRAM_BOT_TOKEN=");
+    expect(box.bitwarden!.standin.requests.some((r) => r.path === "/identity/connect/token")).toBe(true);
+    expect(ctxB.io.text()).not.toContain(token.split(":")[1]!);
   });
 
   it("restore on a live host with no stored access token and no $BWS_ACCESS_TOKEN stops before writing anything (69)", async () => {
-    const { file } = await backedUpA();
-    const before = snapshotTree(b);
-    let converged = false;
-    const err = (await restoreCommand(testContext(b), { file }, {
-      live: true,
-      provisionRuntime: async () => undefined,
-      converge: async () => {
-        converged = true;
-        return { result: null, changed: false };
-      },
-    }).catch((e: unknown) => e)) as { code?: string; exitCode?: number; hint?: string };
+    box = await startLiveBox({ vault: "bitwarden", storeToken: false });
+    const { file } = await backedUpA(box.boxText(exampleText("mixed")));
+    const before = snapshotTree(box.root);
+    const err = (await restoreCommand(box.context(), { file }, { provisionRuntime: async () => undefined }).catch((e: unknown) => e)) as { code?: string; exitCode?: number; hint?: string };
     expect(err.code).toBe("restore.no-token");
     expect(err.exitCode).toBe(69);
     expect(err.hint).toContain("read -rs BWS_ACCESS_TOKEN");
-    expect(converged).toBe(false);
-    expect(snapshotTree(b)).toEqual(before);
+    expect(box.rec.calls).toEqual([]);
+    expect(snapshotTree(box.root)).toEqual(before);
   });
 
   it("the archive holds no secret value: not /run/wirebot, not the credstore, not channel credentials, not a file that embeds one", async () => {

@@ -6,7 +6,7 @@ import type { Config } from "../config/schema.ts";
 import { createSystemd } from "../engine/systemd.ts";
 import { EXIT, configError, preflightError, tempFailError, usageError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
-import { convergeOf, liveOf, type LifecycleDeps } from "../pipeline/deps.ts";
+import { converge } from "../pipeline/converge.ts";
 import { sqliteOnlineBackup, type LedgerBackup } from "../lifecycle/ledger-backup.ts";
 import { withApplyLock } from "../pipeline/lock.ts";
 import { chownRecursive } from "../lifecycle/migrate.ts";
@@ -34,7 +34,7 @@ export interface RestoreOptions {
   force?: boolean;
 }
 
-export interface BackupDeps extends LifecycleDeps {
+export interface BackupDeps {
   ledgerBackup?: LedgerBackup;
   /** production: storeBootstrapToken (systemd-creds, else a root 0600 file) */
   storeBootstrapToken?: (host: Host, token: string) => Promise<StoredToken>;
@@ -348,7 +348,7 @@ async function restore(ctx: CommandContext, opts: RestoreOptions, deps: BackupDe
   // --force overwrites wirebot's own data dir, never another program's (issue 14).
   await assertDataDirOwned(host, config);
 
-  const live = liveOf(ctx, deps);
+  const live = ctx.live;
   const bootstrapToken = live ? await tokenToStore(ctx, config) : null;
   const sd = createSystemd(host);
   const units = managedUnits(config, resolveLayout(config));
@@ -374,7 +374,6 @@ async function restore(ctx: CommandContext, opts: RestoreOptions, deps: BackupDe
       ctx.io.err(`• access token stored ${stored.outcome === "encrypted" ? "encrypted with systemd-creds" : "as a root 0600 file"}: ${stored.path}`);
     }
     // Service users exist only after apply's sysusers step; hand the state over, then start.
-    const converge = convergeOf(deps);
     await converge(ctx, config, text, { start: false });
     chowned += await ownState(host, config);
     await converge(ctx, config, text, {});

@@ -2,7 +2,7 @@
 import { EXIT } from "../errors.ts";
 import { resourceChecks, runtimeChecks } from "../lifecycle/doctor-checks.ts";
 import type { FixScope } from "../fix-scope.ts";
-import { collectStatus, probesLive, type ProbeDeps } from "../lifecycle/probes.ts";
+import { collectStatus } from "../lifecycle/probes.ts";
 import { skippedResourceProbes, skippedStatusProbes, treeChecks } from "../lifecycle/render-only.ts";
 import { checksJson, formatChecks, worst } from "../lifecycle/report.ts";
 import { systemdExposureChecks } from "../lifecycle/systemd-exposure.ts";
@@ -14,17 +14,15 @@ export interface DoctorOptions {
   json?: boolean;
 }
 
-export type DoctorDeps = ProbeDeps;
-
 /** Under --root, as status: the tree (plan, modes, owners, the runtime marker) is checked and the live probes are listed as skipped. */
-export async function doctorCommand(ctx: CommandContext, opts: DoctorOptions, deps: DoctorDeps = {}): Promise<number> {
+export async function doctorCommand(ctx: CommandContext, opts: DoctorOptions): Promise<number> {
   const { config, text, source } = await loadConfig(ctx, opts.config);
   const scope: FixScope = { root: ctx.host.root, ...(opts.config ? { config: source } : {}) };
-  const live = probesLive(ctx.host, deps);
+  const live = ctx.live;
   const runtime = await runtimeChecks(ctx.host, config, { live, scope });
   const exposure = await systemdExposureChecks(ctx.host, { live });
   const checks = [
-    ...(live ? await collectStatus(ctx.host, config, deps, scope) : []),
+    ...(live ? await collectStatus(ctx.host, config, scope) : []),
     ...(await treeChecks(ctx, config, text, scope)),
     ...(live ? await resourceChecks(ctx.host, config, scope) : []),
     ...runtime.checks,

@@ -15,7 +15,7 @@ import { installSummary } from "../wizard/next-steps.ts";
 import type { Prompter } from "../wizard/prompter.ts";
 import { runWizard, tokenProblem } from "../wizard/questions.ts";
 import { converge } from "../pipeline/converge.ts";
-import { isLive, type CommandContext } from "../pipeline/context.ts";
+import type { CommandContext } from "../pipeline/context.ts";
 import { readConfigText } from "../pipeline/config-file.ts";
 import { buildDesired } from "../pipeline/desired.ts";
 import path from "node:path";
@@ -106,7 +106,7 @@ async function installFrom(ctx: CommandContext, opts: InstallOptions, deps: Inst
 
   // Validate before anything touches the host: a bad file writes nothing.
   const config = parseConfig(a.text, a.source, ctx.env);
-  const live = isLive(ctx);
+  const live = ctx.live;
   const token = a.token ?? (config.secrets.backend === "bitwarden" ? await tokenFromEnvOrPrompt(ctx, deps.prompter) : null);
 
   if (live) await timed("preflight", "preflight", () => preflight(ctx.host, config, ctx.wirebot));

@@ -20,11 +20,11 @@ export interface PlanOptions {
 export async function planCommand(ctx: CommandContext, opts: PlanOptions): Promise<number> {
   const { config, text } = await loadConfig(ctx, opts.config);
   const p = await plan(ctx.host, await buildDesired(ctx, config, text));
-  // The Cloudflare SDK and undici load only when a remote read happens.
+  // The Cloudflare SDK and the vault backends load only when a remote read happens.
   let remote: RemotePlan | null = null;
   const previous = opts.record ? await readDriftRecord(ctx.host) : null;
   try {
-    if (!opts.local && readsRemote(ctx)) remote = await (await import("../remote/read-remote.ts")).readRemotePlan(config, { host: ctx.host, io: ctx.io, env: ctx.env });
+    if (!opts.local && readsRemote(ctx)) remote = await (await import("../remote/read-remote.ts")).readRemotePlan(config, { io: ctx.io, services: ctx.services });
   } catch (e) {
     // A failed check is recorded too, so status can say the drift it shows is from the last good one.
     if (opts.record && e instanceof WirebotError)

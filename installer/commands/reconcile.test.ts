@@ -1,4 +1,5 @@
 /** `wirebot reconcile`: --once output and exit codes, 78 on bad config, --daemon serves the API and drains on stop, and typed by hand it reads the unit's env file. */
+import { createServer, type AddressInfo } from "node:net";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -41,15 +42,19 @@ describe("reconcile --once", () => {
     expect(io.text() + cap.text()).not.toContain(s.masterKey);
   });
 
-  it("exits 69 without LITELLM_MASTER_KEY anywhere, 78 with a key LiteLLM refuses, 75 when LiteLLM is down", async () => {
+  it("exits 69 without LITELLM_MASTER_KEY anywhere, 78 with a key LiteLLM refuses or a port HTTP clients refuse, 75 when LiteLLM is down", async () => {
     s = await sampleStandin({ now: () => SAMPLE_NOON });
     const io = captureIo();
     const log = captureLogger().log;
     await expect(reconcileCommand({ once: true, root: newRoot(), ledgerPath: ledger(), env: {}, log }, meterConfig(s.url), io)).rejects.toMatchObject({ exitCode: 69, code: "secrets.not-pulled" });
     await expect(reconcileCommand({ once: true, ledgerPath: ledger(), env: { LITELLM_MASTER_KEY: "sk-wrong" }, log }, meterConfig(s.url), io)).rejects.toMatchObject({ exitCode: 78, code: "litellm.auth" });
     await expect(
-      reconcileCommand({ once: true, ledgerPath: ledger(), env: { LITELLM_MASTER_KEY: "sk-x" }, log }, meterConfig("http://127.0.0.1:9"), io),
+      reconcileCommand({ once: true, ledgerPath: ledger(), env: { LITELLM_MASTER_KEY: "sk-x" }, log }, meterConfig(`http://127.0.0.1:${await closedPort()}`), io),
     ).rejects.toMatchObject({ exitCode: 75 });
+    // port 9 (discard) is on the fetch standard's blocked list: a configuration problem, not an outage
+    await expect(
+      reconcileCommand({ once: true, ledgerPath: ledger(), env: { LITELLM_MASTER_KEY: "sk-x" }, log }, meterConfig("http://127.0.0.1:9"), io),
+    ).rejects.toMatchObject({ exitCode: 78, code: "litellm.port" });
     await expect(reconcileCommand({ once: true, daemon: true, env: {}, log }, meterConfig(s.url), io)).rejects.toMatchObject({ exitCode: 64 });
   }, 60_000);
 });
@@ -155,3 +160,12 @@ describe("reconcile --once typed by hand (sudo), as on the box", () => {
     expect(s.requests).toEqual([]);
   });
 });
+
+/** A loopback port nothing listens on: one the kernel just gave out and took back. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}

@@ -1,21 +1,21 @@
-/** status and doctor on a temp root with scripted systemctl and HTTP answers: what each probe reports, and the exit code. */
+/** status and doctor on a live box (the real converge installed it) with scripted systemctl and loopback answers: what each probe reports, and the exit code. */
 import { chmodSync, mkdirSync, writeFileSync, appendFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../config/load.ts";
 import type { ExecCall } from "../testing/harness.ts";
-import { liveConverge, seedUsers } from "../testing/lifecycle-support.ts";
-import type { HttpGet } from "../lifecycle/probes.ts";
-import { exampleText, recordingExec, removeDir, tempDir, testContext } from "../testing/harness.ts";
+import { exampleText } from "../testing/harness.ts";
+import { converge } from "../pipeline/converge.ts";
+import { startLiveBox, type LiveBox } from "../../test/support/live-box.ts";
 import { doctorCommand } from "./doctor.ts";
 import { statusCommand } from "./status.ts";
 
 let root: string;
-beforeEach(() => {
-  root = tempDir();
-  seedUsers(root);
+let box: LiveBox | null = null;
+afterEach(async () => {
+  await box?.close();
+  box = null;
 });
-afterEach(() => removeDir(root));
 
 const TOKEN = "api-token-Zx8Cv7Bn6Mm5";
 const NOW = new Date();
@@ -37,18 +37,32 @@ interface Scenario {
 
 async function setup(s: Scenario = {}) {
   const answer = (c: ExecCall) => {
-    if (c.cmd === "systemctl" && c.args[0] === "show") {
-      const code = s.failed?.[c.args[1]!];
-      return { stdout: code !== undefined ? `ActiveState=failed\nSubState=failed\nResult=exit-code\nExecMainStatus=${code}\n` : "ActiveState=active\nSubState=running\nResult=success\nExecMainStatus=0\n" };
-    }
-    if (c.cmd.endsWith("/bin/node") && c.args[0] === "--version") return { stdout: "v24.21.0\n" };
-    if (c.cmd === "systemctl" && c.args[0] === "--version") return { stdout: "systemd 252 (252.39-1~deb12u2)\n" };
-    return {};
+    if (c.cmd !== "systemctl" || c.args[0] !== "show") return undefined;
+    const code = s.failed?.[c.args[1]!];
+    return { stdout: code !== undefined ? `ActiveState=failed\nSubState=failed\nResult=exit-code\nExecMainStatus=${code}\n` : "ActiveState=active\nSubState=running\nResult=success\nExecMainStatus=0\n" };
   };
-  const rec = recordingExec(answer);
-  const ctx = testContext(root, { exec: rec.exec, ...(s.env ? { env: s.env } : {}) });
-  const text = exampleText("mixed");
-  await liveConverge()(ctx, parseConfig(text, "mixed"), text, {});
+  const seenAuth: string[] = [];
+  // the scenario's faults begin once the install is done
+  let installed = false;
+  // the meter's API on its loopback port, and the ports that are down; every other loopback port is a healthy gateway
+  const loopback = (url: URL, init?: RequestInit): Response | null | undefined => {
+    if (Number(url.port) !== 8100) return undefined;
+    if (s.meterDown && installed) return null;
+    if (url.pathname === "/health") return Response.json({ ok: true, status: "ok", lagSeconds: 240, lastSuccessAt: NOW.toISOString(), lastError: null });
+    const auth = new Headers(init?.headers).get("authorization") ?? "";
+    seenAuth.push(auth);
+    if (auth !== `Bearer ${TOKEN}`) return Response.json({}, { status: 401 });
+    const state = s.budgetState ?? "ok";
+    return Response.json({ agents: [{ id: "alice", monthSpendUsd: state === "over" ? "21.50" : "3.00", budget: { monthlyUsd: 20, percent: state === "over" ? 107.5 : 15, state } }, { id: "bob", monthSpendUsd: "1.00", budget: null }] });
+  };
+  box = await startLiveBox({ answer, loopback, ...(s.env ? { env: s.env } : {}) });
+  root = box.root;
+  const { ctx, rec } = box;
+  const text = box.boxText(exampleText("mixed"));
+  await converge(ctx, parseConfig(text, "mixed"), text, {});
+  ctx.io.stdout.length = 0;
+  installed = true;
+  for (const p of s.down ?? []) box.down.add(p);
   put("run/wirebot/reconcile.env", `WIREBOT_API_TOKEN="${TOKEN}"\n`);
   chmodSync(path.join(root, "run/wirebot/reconcile.env"), 0o600);
   chmodSync(path.join(root, "run/wirebot"), 0o700);
@@ -58,32 +72,14 @@ async function setup(s: Scenario = {}) {
   if (s.pull !== null) chmodSync(path.join(root, "run/wirebot/pull-status.json"), 0o600);
   put("proc/meminfo", "MemTotal:       8000000 kB\n");
   put("opt/wirebot/runtime/openclaw-2026.9.6/.wirebot-runtime.json", JSON.stringify({ package: "openclaw", version: "2026.9.6", node: "24.21.0", installedAt: "2026-11-01T00:00:00Z" }));
-  const seenAuth: string[] = [];
-  const http: HttpGet = async (url, headers) => {
-    const port = Number(new URL(url).port);
-    if (s.down?.includes(port)) return null;
-    if (port === 8100) {
-      if (s.meterDown) return null;
-      if (url.endsWith("/health")) return { status: 200, body: { status: "ok", lagSeconds: 240, lastSuccessAt: NOW.toISOString(), lastError: null } };
-      seenAuth.push(headers?.["authorization"] ?? "");
-      if (headers?.["authorization"] !== `Bearer ${TOKEN}`) return { status: 401, body: {} };
-      const state = s.budgetState ?? "ok";
-      return {
-        status: 200,
-        body: { agents: [{ id: "alice", monthSpendUsd: state === "over" ? "21.50" : "3.00", budget: { monthlyUsd: 20, percent: state === "over" ? 107.5 : 15, state } }, { id: "bob", monthSpendUsd: "1.00", budget: null }] },
-      };
-    }
-    return { status: 200, body: { ok: true } };
-  };
   rec.calls.length = 0;
-  // live: the temp root stands in for `/` here, with scripted systemctl and HTTP answers
-  return { ctx, rec, deps: { http, portOpen: async (p: number) => !s.down?.includes(p), live: true }, seenAuth };
+  return { ctx, rec, seenAuth };
 }
 
 describe("wirebot status", () => {
   it("a healthy appliance: every probe ok, exit 0, one screen", async () => {
-    const { ctx, deps, seenAuth } = await setup();
-    expect(await statusCommand(ctx, {}, deps)).toBe(0);
+    const { ctx, seenAuth } = await setup();
+    expect(await statusCommand(ctx, {})).toBe(0);
     const out = ctx.io.stdout.join("\n");
     expect(out).toMatch(/Units:\n {2}\[ok {2}\] wirebot-secrets\.service/);
     expect(out).toMatch(/clawdbot-gateway@erin\.service\s+active \(running\)/);
@@ -97,8 +93,8 @@ describe("wirebot status", () => {
   });
 
   it("a failed dedicated gateway, its closed port and an over-budget agent: exit 1 and --json names each", async () => {
-    const { ctx, deps } = await setup({ failed: { "clawdbot-gateway@erin.service": 1 }, down: [18920], budgetState: "over" });
-    expect(await statusCommand(ctx, { json: true }, deps)).toBe(1);
+    const { ctx } = await setup({ failed: { "clawdbot-gateway@erin.service": 1 }, down: [18920], budgetState: "over" });
+    expect(await statusCommand(ctx, { json: true })).toBe(1);
     const doc = JSON.parse(ctx.io.stdout.join("\n"));
     expect(doc).toMatchObject({ ok: false, outcome: "unhealthy" });
     const bad = doc.issues.map((i: { path: string; level: string }) => `${i.level} ${i.path}`);
@@ -106,19 +102,19 @@ describe("wirebot status", () => {
   });
 
   it("secrets unit failed: status says why (exit status and the pull error), gateways stay down", async () => {
-    const { ctx, deps } = await setup({
+    const { ctx } = await setup({
       failed: { "wirebot-secrets.service": 75 },
       pull: { ok: false, at: NOW.toISOString(), backend: "bitwarden", error: { code: "secrets.unreachable", message: "cannot reach https://vault.bitwarden.com/identity (ECONNREFUSED)" } },
     });
-    expect(await statusCommand(ctx, {}, deps)).toBe(1);
+    expect(await statusCommand(ctx, {})).toBe(1);
     const out = ctx.io.stdout.join("\n");
     expect(out).toMatch(/\[FAIL\] wirebot-secrets\.service\s+failed \(exit 75: temporary failure, e\.g\. the vault is unreachable\)/);
     expect(out).toMatch(/\[FAIL\] pull\s+last pull failed \d+ s ago \(secrets\.unreachable: cannot reach https:\/\/vault\.bitwarden\.com\/identity \(ECONNREFUSED\)\)/);
   });
 
   it("the reconcile API down degrades to 'unknown' budgets instead of failing the command", async () => {
-    const { ctx, deps } = await setup({ meterDown: true });
-    expect(await statusCommand(ctx, {}, deps)).toBe(1);
+    const { ctx } = await setup({ meterDown: true });
+    expect(await statusCommand(ctx, {})).toBe(1);
     const out = ctx.io.stdout.join("\n");
     expect(out).toMatch(/\[FAIL\] api\s+reconcile API not answering on 127\.0\.0\.1:8100; ledger lag unknown/);
     expect(out).toMatch(/\[WARN\] alice\s+unknown \(metering API down\)/);
@@ -129,16 +125,16 @@ describe("status finds the API token as the reconcile unit does", () => {
   const budgetLines = (out: string) => out.split("\n").filter((l) => /^\s+\[(ok |WARN)\S*\] (alice|bob) /.test(l));
 
   it("an exported WIREBOT_API_TOKEN is used without the env file", async () => {
-    const { ctx, deps, seenAuth } = await setup({ env: { WIREBOT_API_TOKEN: TOKEN } });
+    const { ctx, seenAuth } = await setup({ env: { WIREBOT_API_TOKEN: TOKEN } });
     rmSync(path.join(root, "run/wirebot/reconcile.env"));
-    expect(await statusCommand(ctx, {}, deps)).toBe(0);
+    expect(await statusCommand(ctx, {})).toBe(0);
     expect(seenAuth).toEqual([`Bearer ${TOKEN}`]);
   });
 
   it("no env file: budgets unknown, saying how to pull the secrets (with this --root)", async () => {
-    const { ctx, deps, seenAuth } = await setup();
+    const { ctx, seenAuth } = await setup();
     rmSync(path.join(root, "run/wirebot/reconcile.env"));
-    await statusCommand(ctx, {}, deps);
+    await statusCommand(ctx, {});
     expect(seenAuth).toEqual([]);
     expect(budgetLines(ctx.io.stdout.join("\n"))).toEqual([
       expect.stringMatching(new RegExp(`\\[WARN\\] alice\\s+unknown \\(no /run/wirebot/reconcile\\.env: run \`wirebot secrets pull --root ${root}\`\\)$`)),
@@ -147,17 +143,17 @@ describe("status finds the API token as the reconcile unit does", () => {
   });
 
   it("an env file this user may not read: budgets unknown, 'run this command with sudo', no stack trace", async () => {
-    const { ctx, deps } = await setup();
+    const { ctx } = await setup();
     const denied = { ...ctx, host: { ...ctx.host, readFile: async (p: string) => (p === "/run/wirebot/reconcile.env" ? Promise.reject(Object.assign(new Error("EACCES"), { code: "EACCES" })) : ctx.host.readFile(p)) } };
-    expect(await statusCommand(denied, {}, deps)).toBe(0);
+    expect(await statusCommand(denied, {})).toBe(0);
     expect(ctx.io.stdout.join("\n")).toMatch(/\[WARN\] alice\s+unknown \(only root can read WIREBOT_API_TOKEN from \/run\/wirebot\/reconcile\.env: run this command with sudo\)/);
   });
 });
 
 describe("wirebot doctor", () => {
   it("a healthy, untouched appliance passes every doctor check", async () => {
-    const { ctx, deps } = await setup();
-    const code = await doctorCommand(ctx, { json: true }, deps);
+    const { ctx } = await setup();
+    const code = await doctorCommand(ctx, { json: true });
     const doc = JSON.parse(ctx.io.stdout.join("\n"));
     expect(doc.issues).toEqual([]);
     expect(code).toBe(0);
@@ -165,13 +161,13 @@ describe("wirebot doctor", () => {
   });
 
   it("hand edits, loose modes, low memory and a wrong runtime are each listed with a one-line fix", async () => {
-    const { ctx, deps } = await setup();
+    const { ctx } = await setup();
     appendFileSync(path.join(root, "etc/systemd/system/clawdbot-gateway.service"), "\n# hand edit\n");
     chmodSync(path.join(root, "data/wirebot/users/alice"), 0o755);
     chmodSync(path.join(root, "run/wirebot/reconcile.env"), 0o644);
     put("proc/meminfo", "MemTotal:       1000000 kB\n");
     put("opt/wirebot/runtime/openclaw-2026.9.6/.wirebot-runtime.json", JSON.stringify({ package: "openclaw", version: "2026.8.1", node: "24.21.0" }));
-    expect(await doctorCommand(ctx, {}, deps)).toBe(1);
+    expect(await doctorCommand(ctx, {})).toBe(1);
     const out = ctx.io.stdout.join("\n");
     expect(out).toMatch(/\[FAIL\] \/etc\/systemd\/system\/clawdbot-gateway\.service\s+changed since apply: content\n\s+fix: wirebot apply/);
     // drift names the mode change once; permissions does not repeat it

@@ -6,16 +6,28 @@ import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { OWNED_MARKER, OWNED_MARKER_TEXT } from "../ownership/marker.ts";
 import { main } from "../main.ts";
-import { liveConverge, seedUsers } from "../testing/lifecycle-support.ts";
-import { examplePath, exampleText, recordingExec, removeDir, snapshotTree, tempDir, testContext } from "../testing/harness.ts";
+import { seedUsers } from "../testing/lifecycle-support.ts";
+import { examplePath, exampleText, removeDir, snapshotTree, tempDir, testContext } from "../testing/harness.ts";
+import { converge } from "../pipeline/converge.ts";
+import type { CommandContext } from "../pipeline/context.ts";
+import { buildDesired } from "../pipeline/desired.ts";
+import { applyPlan } from "../engine/apply.ts";
+import { plan } from "../engine/plan.ts";
+import { startLiveBox, type LiveBox } from "../../test/support/live-box.ts";
 import { uninstallCommand } from "./uninstall.ts";
 
 let root: string;
+let scratch: string;
+let box: LiveBox | null = null;
 beforeEach(() => {
-  root = tempDir();
+  root = scratch = tempDir();
   seedUsers(root);
 });
-afterEach(() => removeDir(root));
+afterEach(async () => {
+  removeDir(scratch);
+  await box?.close();
+  box = null;
+});
 
 const put = (p: string, content = "x") => {
   mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
@@ -24,12 +36,15 @@ const put = (p: string, content = "x") => {
 
 /** An appliance on the temp root as a live install leaves it; `data` bypasses the schema, as an older wirebot's did. */
 async function installed(data?: string) {
-  const rec = recordingExec();
-  const ctx = testContext(root, { exec: rec.exec });
-  const text = data ? exampleText("mixed").replace(/^users:/m, `paths: { data: ${data} }\nusers:`) : exampleText("mixed");
-  const base = parseConfig(exampleText("mixed"), "mixed");
-  const config: Config = data ? { ...base, paths: { data } } : base;
-  await liveConverge()(ctx, config, text, {});
+  box = await startLiveBox();
+  root = box.root;
+  const { ctx, rec } = box;
+  const mixed = box.boxText(exampleText("mixed"));
+  const text = data ? mixed.replace(/^users:/m, `paths: { data: ${data} }\nusers:`) : mixed;
+  const base = parseConfig(mixed, "mixed");
+  if (data) await olderInstall(ctx, { ...base, paths: { data } }, text);
+  else await converge(ctx, base, text, {});
+  ctx.io.stdout.length = 0;
   put("opt/wirebot/runtime/openclaw-2026.9.6/.wirebot-runtime.json", "{}");
   put("run/wirebot/gateway.env", 'OPENCLAW_GATEWAY_TOKEN="secret"\n');
   put("etc/wirebot/credstore/bws-access-token.cred", "sealed");
@@ -38,6 +53,11 @@ async function installed(data?: string) {
   put(`${(data ?? "/data/wirebot").slice(1)}/gateway/agents/alice/agent/openclaw-agent.sqlite`, "sessions");
   rec.calls.length = 0;
   return { ctx, rec };
+}
+
+/** What a wirebot from before issue 14 did with a paths.data today's preflight refuses: render and write, with no data-dir check (its units are not started here: today's secrets pull refuses that wirebot.yaml). */
+async function olderInstall(ctx: CommandContext, config: Config, text: string) {
+  await applyPlan(ctx.host, await plan(ctx.host, await buildDesired(ctx, config, text)), { io: ctx.io, live: true, start: false });
 }
 
 /** As an install by a wirebot from before markers left it: no marker files, none in the manifest. */
@@ -58,7 +78,7 @@ const left = () => Object.keys(snapshotTree(root)).filter((p) => !p.startsWith("
 describe("wirebot uninstall", () => {
   it("stops and disables every unit, removes what wirebot manages, deletes service users, keeps data, ledger and wirebot.yaml", async () => {
     const { ctx, rec } = await installed();
-    expect(await uninstallCommand(ctx, {}, { live: true })).toBe(0);
+    expect(await uninstallCommand(ctx, {})).toBe(0);
     const sc = rec.systemctl();
     const all = "wirebot-secrets.service clawdbot-gateway.service wirebot-reconcile.service cloudflared-wirebot.service clawdbot-gateway@erin.service";
     expect(sc[0]).toBe(`stop ${all}`);
@@ -78,13 +98,14 @@ describe("wirebot uninstall", () => {
 
   it("--purge needs --yes, then leaves nothing of wirebot behind", async () => {
     const { ctx } = await installed();
-    await expect(uninstallCommand(ctx, { purge: true }, { live: true })).rejects.toMatchObject({ kind: "usage" });
-    expect(await uninstallCommand(ctx, { purge: true, yes: true }, { live: true })).toBe(0);
+    await expect(uninstallCommand(ctx, { purge: true })).rejects.toMatchObject({ kind: "usage" });
+    expect(await uninstallCommand(ctx, { purge: true, yes: true })).toBe(0);
     expect(left().filter((p) => /wirebot|clawdbot|cloudflared/.test(p))).toEqual([]);
   });
 
   it("under --root (not live) it touches no unit and only runs userdel --root for users that tree has", async () => {
-    const { ctx, rec } = await installed();
+    const { ctx: live, rec } = await installed();
+    const ctx = { ...live, live: false };
     expect(await uninstallCommand(ctx, { json: true })).toBe(0);
     expect(rec.systemctl()).toEqual([]);
     expect(rec.calls.filter((c) => c.cmd === "userdel").map((c) => c.args.join(" "))).toEqual([`--root ${root} wirebot`, `--root ${root} wb-erin`]);
@@ -94,7 +115,7 @@ describe("wirebot uninstall", () => {
   it("--dry-run lists every deletion and what it keeps, and changes nothing (--purge needs no --yes for it)", async () => {
     const { ctx, rec } = await installed();
     const before = snapshotTree(root);
-    expect(await uninstallCommand(ctx, { purge: true, dryRun: true }, { live: true })).toBe(0);
+    expect(await uninstallCommand(ctx, { purge: true, dryRun: true })).toBe(0);
     expect(snapshotTree(root)).toEqual(before);
     expect(rec.calls).toEqual([]);
     const out = ctx.io.stdout.join("\n");
@@ -107,7 +128,7 @@ describe("wirebot uninstall", () => {
     expect(out).toMatch(/^Dry run: nothing was stopped or deleted\.$/m);
 
     const json = testContext(root);
-    expect(await uninstallCommand(json, { purge: true, dryRun: true, json: true }, { live: true })).toBe(0);
+    expect(await uninstallCommand(json, { purge: true, dryRun: true, json: true })).toBe(0);
     const doc = JSON.parse(json.io.stdout.join("\n"));
     expect(doc).toMatchObject({ ok: true, outcome: "dry-run", purge: true, users: ["wirebot", "wb-erin"] });
     expect(doc.delete).toContainEqual({ path: "/var/lib/wirebot", what: "tree", why: "marked as made by wirebot (.wirebot-owned)" });
@@ -133,10 +154,10 @@ describe("wirebot uninstall", () => {
 
   it("uninstall keeps the marks of what it keeps, so a later --purge deletes those trees whole (the e2e order)", async () => {
     const { ctx } = await installed();
-    expect(await uninstallCommand(ctx, {}, { live: true })).toBe(0);
+    expect(await uninstallCommand(ctx, {})).toBe(0);
     expect(left()).toEqual(expect.arrayContaining([`etc/wirebot/${OWNED_MARKER}`, `data/wirebot/${OWNED_MARKER}`, `var/lib/wirebot/${OWNED_MARKER}`]));
-    const again = testContext(root, { exec: recordingExec().exec });
-    expect(await uninstallCommand(again, { purge: true, yes: true }, { live: true })).toBe(0);
+    const again = box!.context();
+    expect(await uninstallCommand(again, { purge: true, yes: true })).toBe(0);
     expect(left().filter((p) => /wirebot|clawdbot|cloudflared/.test(p))).toEqual([]);
   });
 
@@ -158,12 +179,14 @@ describe("wirebot uninstall", () => {
     seedSystem();
     // Even a marker planted at the top of /etc does not make it deletable whole.
     put(`etc/${OWNED_MARKER}`, OWNED_MARKER_TEXT);
-    expect(await uninstallCommand(ctx, { purge: true, yes: true }, { live: true })).toBe(0);
+    expect(await uninstallCommand(ctx, { purge: true, yes: true })).toBe(0);
     expect(systemLeft()).toEqual(SYSTEM);
     expect(readFileSync(path.join(root, "etc/passwd"), "utf8")).toMatch(/^root:x:0:0:/);
     expect(left()).toContain("etc/gateway/agents/alice/agent/openclaw-agent.sqlite");
     expect(left()).not.toContain("etc/gateway/clawdbot.json");
-    expect(left().filter((p) => /^(etc\/(systemd|wirebot|sysusers|tmpfiles|cloudflared)|opt|run)\b/.test(p) && /wirebot|clawdbot/.test(p))).toEqual([]);
+    // (the box's vault file is the operator's: kept, and /etc/wirebot with it)
+    const vault = ["etc/wirebot", "etc/wirebot/dev-secrets.yaml"];
+    expect(left().filter((p) => /^(etc\/(systemd|wirebot|sysusers|tmpfiles|cloudflared)|opt|run)\b/.test(p) && /wirebot|clawdbot/.test(p) && !vault.includes(p))).toEqual([]);
     expect(ctx.io.stdout.join("\n")).toMatch(/^ {2}- \/etc {2}\[paths\.data \/etc is not a directory wirebot may delete whole \(\/etc holds the system's configuration/m);
   });
 
@@ -182,12 +205,13 @@ describe("wirebot uninstall", () => {
     }
 
     const { ctx } = await installed("/data");
+    seedSystem();
     stripMarkers();
     // The wirebot.yaml on the box no longer validates; uninstall still finds its data dir and keeps it.
-    expect(await uninstallCommand(ctx, {}, { live: true })).toBe(0);
+    expect(await uninstallCommand(ctx, {})).toBe(0);
     expect(left()).toContain("data/gateway/clawdbot.json");
-    const purge = testContext(root);
-    expect(await uninstallCommand(purge, { purge: true, yes: true }, { live: true })).toBe(0);
+    const purge = box!.context();
+    expect(await uninstallCommand(purge, { purge: true, yes: true })).toBe(0);
     expect(systemLeft()).toEqual(SYSTEM);
     expect(left()).toContain("data/gateway/agents/alice/agent/openclaw-agent.sqlite");
     expect(purge.io.stdout.join("\n")).toMatch(/^ {2}- \/data {2}\[paths\.data \/data is not a directory wirebot may delete whole/m);
@@ -196,22 +220,22 @@ describe("wirebot uninstall", () => {
   it("an unmarked data dir (older install): --purge deletes the manifest's files in it and keeps the rest, saying why", async () => {
     const { ctx } = await installed();
     stripMarkers();
-    expect(await uninstallCommand(ctx, { purge: true, yes: true, json: true }, { live: true })).toBe(0);
+    expect(await uninstallCommand(ctx, { purge: true, yes: true, json: true })).toBe(0);
     const doc = JSON.parse(ctx.io.stdout.join("\n"));
     expect(doc.keep).toContainEqual({ path: "/data/wirebot", why: expect.stringMatching(/^not marked as made by wirebot \(no \.wirebot-owned\)/) });
     expect(doc.removed).toContain("/data/wirebot/gateway/clawdbot.json");
     expect(left()).toContain("data/wirebot/gateway/agents/alice/agent/openclaw-agent.sqlite");
     expect(left()).not.toContain("data/wirebot/users/erin/clawdbot.json");
-    // The ledger dir held a file no manifest lists: kept as well; /etc/wirebot held only wirebot's files: gone.
+    // The ledger dir held a file no manifest lists: kept as well; of /etc/wirebot only the operator's vault file is left.
     expect(left()).toContain("var/lib/wirebot/ledger.sqlite");
-    expect(left().filter((p) => p.startsWith("etc/wirebot"))).toEqual([]);
+    expect(left().filter((p) => p.startsWith("etc/wirebot"))).toEqual(["etc/wirebot", "etc/wirebot/dev-secrets.yaml"]);
   });
 
   it("keeps what wirebot did not write: a hand-made drop-in, a runtime dir it did not provision", async () => {
     const { ctx } = await installed();
     put("etc/systemd/system/clawdbot-gateway.service.d/override.conf", "[Service]\nNice=5\n");
     put("opt/wirebot/runtime/mine/notes.txt", "mine");
-    expect(await uninstallCommand(ctx, { purge: true, yes: true }, { live: true })).toBe(0);
+    expect(await uninstallCommand(ctx, { purge: true, yes: true })).toBe(0);
     expect(left()).toEqual(expect.arrayContaining(["etc/systemd/system/clawdbot-gateway.service.d/override.conf", "opt/wirebot/runtime/mine/notes.txt"]));
     expect(left()).not.toContain("opt/wirebot/runtime/openclaw-2026.9.6");
     expect(ctx.io.stdout.join("\n")).toMatch(/^ {2}- \/etc\/systemd\/system\/clawdbot-gateway\.service\.d {2}\[holds drop-ins wirebot did not write\]$/m);
@@ -237,13 +261,13 @@ describe("wirebot uninstall", () => {
         return remove(p, o);
       },
     };
-    await expect(uninstallCommand(ctx, { purge: true, yes: true }, { live: true })).rejects.toMatchObject({
+    await expect(uninstallCommand(ctx, { purge: true, yes: true })).rejects.toMatchObject({
       code: "uninstall.remove",
       exitCode: 73,
       message: expect.stringMatching(/cannot delete .*\/var\/lib\/wirebot: EBUSY/),
     });
     expect(left()).toContain("var/lib/wirebot/ledger.sqlite");
-    expect(await uninstallCommand(testContext(root), { purge: true, yes: true }, { live: true })).toBe(0);
+    expect(await uninstallCommand(testContext(root), { purge: true, yes: true })).toBe(0);
     expect(left().filter((p) => /wirebot|clawdbot|cloudflared/.test(p))).toEqual([]);
   });
 });

@@ -4,7 +4,6 @@ import { PATHS, SHARED_UNIT } from "../config/layout.ts";
 import { readManifest, type Manifest } from "../engine/plan.ts";
 import { createSystemd } from "../engine/systemd.ts";
 import { EXIT, usageError } from "../errors.ts";
-import { liveOf, type LifecycleDeps } from "../pipeline/deps.ts";
 import { FIXED_OWNED_TREES, isMarkerPath, treeOfMarker } from "../ownership/marker.ts";
 import { executeRemoval, planRemoval, type RemovalPlan } from "../lifecycle/removal.ts";
 import { DRIFT_UNIT, RECONCILE_UNIT, SECRETS_UNIT, TUNNEL_UNIT } from "../config/units.ts";
@@ -20,8 +19,6 @@ export interface UninstallOptions {
   dryRun?: boolean;
   json?: boolean;
 }
-
-export type UninstallDeps = Pick<LifecycleDeps, "live">;
 
 const DEFAULT_DATA = "/data/wirebot";
 const WANTS = "/etc/systemd/system/multi-user.target.wants/";
@@ -62,7 +59,7 @@ function printPlan(io: Io, plan: RemovalPlan, units: string[], users: string[], 
   if (users.length > 0) io.out(`${dryRun ? "Would delete" : "Deleting"} service user(s): ${users.join(", ")}`);
 }
 
-export async function uninstallCommand(ctx: CommandContext, opts: UninstallOptions, deps: UninstallDeps = {}): Promise<number> {
+export async function uninstallCommand(ctx: CommandContext, opts: UninstallOptions): Promise<number> {
   if (opts.purge && !opts.yes && !opts.dryRun)
     throw usageError(
       "uninstall.confirm",
@@ -70,7 +67,7 @@ export async function uninstallCommand(ctx: CommandContext, opts: UninstallOptio
       "see what it deletes with `wirebot uninstall --purge --dry-run`; run `wirebot backup FILE` first, then add --yes",
     );
   const host = ctx.host;
-  const live = liveOf(ctx, deps);
+  const live = ctx.live;
   const sd = createSystemd(host);
   const manifest = await readManifest(host);
   const data = await dataDirs(ctx, manifest);

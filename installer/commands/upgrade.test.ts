@@ -1,48 +1,71 @@
-/** upgrade on a temp root: stage + validate before any stop, switch the version, and roll back on a failed verify. */
-import { readFileSync } from "node:fs";
+/** upgrade on a live box (the real converge): stage + validate before any stop, switch the version, and roll back on a failed verify. */
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../config/load.ts";
 import { isEmptyPlan, plan } from "../engine/plan.ts";
-import { liveConverge, seedUsers } from "../testing/lifecycle-support.ts";
-import { exampleText, recordingExec, removeDir, snapshotTree, tempDir, testContext } from "../testing/harness.ts";
+import { exampleText, snapshotTree, type ExecCall } from "../testing/harness.ts";
 import { buildDesired } from "../pipeline/desired.ts";
+import { converge } from "../pipeline/converge.ts";
+import { startLiveBox, type LiveBox } from "../../test/support/live-box.ts";
 import { PINNED_RUNTIME_VERSION, upgradeCommand } from "./upgrade.ts";
 
 let root: string;
-beforeEach(() => {
-  root = tempDir();
-  seedUsers(root);
+let box: LiveBox | null = null;
+afterEach(async () => {
+  await box?.close();
+  box = null;
 });
-afterEach(() => removeDir(root));
 
 const NEW = "2026.10.2";
-const unit = () => readFileSync(path.join(root, "etc/systemd/system/clawdbot-gateway.service"), "utf8");
+const UNIT = "etc/systemd/system/clawdbot-gateway.service";
+const unit = () => readFileSync(path.join(root, UNIT), "utf8");
 const yaml = () => readFileSync(path.join(root, "etc/wirebot/wirebot.yaml"), "utf8");
+// What a snapshot compares: the secrets the unit re-pulls (tmpfs, with its time) are not the upgrade's state.
+const withoutRuntime = (v: string) => (t: Record<string, string>) => Object.fromEntries(Object.entries(t).filter(([p]) => !p.startsWith(`opt/wirebot/runtime/openclaw-${v}`)));
+const state = () => Object.fromEntries(Object.entries(snapshotTree(root)).filter(([p]) => !p.startsWith("run/")));
 
-async function installed() {
-  const rec = recordingExec();
-  const ctx = testContext(root, { exec: rec.exec });
-  const text = exampleText("mixed");
-  await liveConverge()(ctx, parseConfig(text, "mixed"), text, {});
+/**
+ * An appliance the real converge installed. `brokenOn`: the runtime version whose shared gateway never
+ * comes up (systemd reports it failed while its unit runs that runtime); `seen` lists the runtime each
+ * verify round found in that unit.
+ */
+async function installed(brokenOn?: string) {
+  const seen: string[] = [];
+  const answer = (c: ExecCall) => {
+    if (c.cmd !== "systemctl" || c.args[0] !== "is-active" || !existsSync(path.join(root, UNIT))) return undefined;
+    const running = unit().match(/openclaw-([0-9.]+)\//)?.[1] ?? "?";
+    if (c.args.includes("clawdbot-gateway.service")) seen.push(running);
+    return { stdout: c.args.slice(1).map((u) => (u === "clawdbot-gateway.service" && running === brokenOn ? "failed\n" : "active\n")).join("") };
+  };
+  box = await startLiveBox({ answer });
+  root = box.root;
+  const text = box.boxText(exampleText("mixed"));
+  await converge(box.ctx, parseConfig(text, "mixed"), text, {});
+  const { rec } = box;
+  const ctx = box.context();
   rec.calls.length = 0;
+  seen.length = 0;
   const events: string[] = [];
   const deps = {
-    live: true,
-    provisionRuntime: async (_h: unknown, c: { runtime: { version: string } }) => void events.push(`provision ${c.runtime.version}`),
+    // what npm would leave: the new runtime, whole, in its own dir
+    provisionRuntime: async (_h: unknown, c: { runtime: { version: string } }) => {
+      events.push(`provision ${c.runtime.version}`);
+      box!.seedRuntime(c.runtime.version);
+    },
     validateGatewayConfig: async (_h: unknown, rt: { nodeBin: string }, configPath: string) => {
       events.push(`validate ${configPath} with ${rt.nodeBin.split("/")[4]}`);
       events.push(`systemctl so far: ${rec.systemctl().length}`);
       return { valid: true, warnings: [], errors: [] };
     },
   };
-  return { ctx, rec, events, deps };
+  return { ctx, rec, events, deps, seen };
 }
 
 describe("wirebot upgrade", () => {
   it("provisions and validates every gateway config with the new runtime before stopping anything, then switches", async () => {
     const { ctx, rec, events, deps } = await installed();
-    expect(await upgradeCommand(ctx, { runtimeVersion: NEW }, { ...deps, converge: liveConverge() })).toBe(0);
+    expect(await upgradeCommand(ctx, { runtimeVersion: NEW }, deps)).toBe(0);
     expect(events).toEqual([
       `provision ${NEW}`,
       `validate /var/lib/wirebot/upgrade-check/shared/clawdbot.json with openclaw-${NEW}`,
@@ -63,36 +86,41 @@ describe("wirebot upgrade", () => {
     const before = snapshotTree(root);
     const err = await upgradeCommand(ctx, { runtimeVersion: NEW }, {
       ...deps,
-      converge: liveConverge(),
       validateGatewayConfig: async () => ({ valid: false, warnings: [], errors: [{ path: "agents.entries", message: "unknown key" }] }),
     }).catch((e) => e);
     expect(err).toMatchObject({ code: "upgrade.validate", kind: "verify" });
     expect(err.exitCode).toBe(1);
     expect(rec.systemctl()).toEqual([]);
-    expect(snapshotTree(root)).toEqual(before);
+    // nothing changed but the staged runtime, kept for the next attempt
+    expect(withoutRuntime(NEW)(snapshotTree(root))).toEqual(before);
   });
 
   it("a failed verify rolls back to the previous version, its files and units, and converges again", async () => {
-    const { ctx, rec, deps } = await installed();
-    const before = snapshotTree(root);
-    const conv = liveConverge(async (_p, c) => (c.runtime.version === NEW ? [{ path: "clawdbot-gateway.service", message: "no healthy answer" }] : []));
-    const err = await upgradeCommand(ctx, { runtimeVersion: NEW }, { ...deps, converge: conv }).catch((e) => e);
+    const { ctx, rec, deps, seen } = await installed(NEW);
+    const before = state();
+    const err = await upgradeCommand(ctx, { runtimeVersion: NEW }, deps).catch((e) => e);
     expect(err).toMatchObject({ code: "upgrade.rolled-back", kind: "verify" });
     expect(err.message).toContain("rolled back to 2026.9.6");
-    expect(conv.configs.map((c) => c.runtime.version)).toEqual([NEW, "2026.9.6"]);
+    // the verifier saw the gateway failed on the new runtime, then healthy on the old one again
+    expect(seen[0]).toBe(NEW);
+    expect(seen.at(-1)).toBe("2026.9.6");
     expect(yaml()).toContain('version: "2026.9.6"');
     expect(unit()).toContain("/opt/wirebot/runtime/openclaw-2026.9.6/");
-    expect(snapshotTree(root)).toEqual(before);
+    // every file as before, but the new runtime upgrade provisioned (kept for the next attempt)
+    expect(Object.keys(state()).filter((p) => !(p in before))).toEqual(expect.arrayContaining([`opt/wirebot/runtime/openclaw-${NEW}`]));
+    for (const [p, v] of Object.entries(before)) expect(state()[p], p).toBe(v);
     const text = yaml();
     expect(isEmptyPlan(await plan(ctx.host, await buildDesired(ctx, parseConfig(text, "t"), text)))).toBe(true);
     // the previous set was restarted after the failed start, and started again by the second converge
-    expect(rec.systemctl().at(-1)).toMatch(/^start .*clawdbot-gateway\.service/);
+    expect(rec.systemctl().filter((c) => !c.startsWith("is-active ")).at(-1)).toMatch(/^start .*clawdbot-gateway\.service/);
+    // and the verifier found it active again
+    expect(rec.systemctl().at(-1)).toMatch(/^is-active .*clawdbot-gateway\.service/);
   });
 
   it("--dry-run shows the plan and changes nothing", async () => {
     const { ctx, rec, events, deps } = await installed();
     const before = snapshotTree(root);
-    expect(await upgradeCommand(ctx, { runtimeVersion: NEW, dryRun: true }, { ...deps, converge: liveConverge() })).toBe(0);
+    expect(await upgradeCommand(ctx, { runtimeVersion: NEW, dryRun: true }, deps)).toBe(0);
     const out = ctx.io.stdout.join("\n");
     expect(out).toContain(`2026.9.6 → ${NEW}`);
     expect(out).toContain("/etc/systemd/system/clawdbot-gateway.service");
@@ -103,7 +131,7 @@ describe("wirebot upgrade", () => {
 
   it("a malformed version is a config error (78) and nothing is provisioned", async () => {
     const { ctx, events, deps } = await installed();
-    await expect(upgradeCommand(ctx, { runtimeVersion: "latest" }, { ...deps, converge: liveConverge() })).rejects.toMatchObject({ kind: "config" });
+    await expect(upgradeCommand(ctx, { runtimeVersion: "latest" }, deps)).rejects.toMatchObject({ kind: "config" });
     expect(events).toEqual([]);
   });
 

@@ -8,7 +8,7 @@ import { plan } from "../engine/plan.ts";
 import { EXIT, WirebotError, verifyError, type ErrorIssue } from "../errors.ts";
 import type { Host } from "../host/host.ts";
 import { step, type Io } from "../io.ts";
-import { convergeOf, type LifecycleDeps } from "../pipeline/deps.ts";
+import { converge } from "../pipeline/converge.ts";
 import { withApplyLock } from "../pipeline/lock.ts";
 import { renderRuntimeVersion } from "../lifecycle/yaml-edit.ts";
 import { validateGatewayConfig, type ConfigValidation, type RuntimePaths } from "../runtime/openclaw-cli.ts";
@@ -23,7 +23,7 @@ export interface UpgradeOptions {
   verifyTimeoutMs?: number;
 }
 
-export interface UpgradeDeps extends LifecycleDeps {
+export interface UpgradeDeps {
   provisionRuntime?: (host: Host, config: Config, io: Io) => Promise<unknown>;
   validateGatewayConfig?: (host: Host, runtime: RuntimePaths, configPath: string, stateDir: string, env: Record<string, string | undefined>) => Promise<ConfigValidation>;
 }
@@ -90,7 +90,6 @@ async function upgrade(ctx: CommandContext, opts: UpgradeOptions, deps: UpgradeD
 
   const provision = deps.provisionRuntime ?? provisionRuntime;
   const validate = deps.validateGatewayConfig ?? validateGatewayConfig;
-  const converge = convergeOf(deps);
 
   await step(ctx.io, `provisioning ${next.runtime.package} ${to} into ${newDir}`, () => provision(ctx.host, next, ctx.io));
   const issues = await step(ctx.io, "validating every gateway config with the new runtime", () => validateWithNewRuntime(ctx, next, nextText, validate));

@@ -1,27 +1,29 @@
-/** user add/remove/list/move on temp roots: comments kept, bad input writes nothing, restarts limited, state moved. */
+/** user add/remove/list/move on a live box (the real converge): comments kept, bad input writes nothing, restarts limited, state moved. */
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../config/load.ts";
 import { WirebotError } from "../errors.ts";
-import { liveConverge, seedUsers } from "../testing/lifecycle-support.ts";
-import { exampleText, recordingExec, removeDir, snapshotTree, tempDir, testContext } from "../testing/harness.ts";
+import { exampleText, snapshotTree } from "../testing/harness.ts";
+import { converge } from "../pipeline/converge.ts";
+import { startLiveBox, type LiveBox } from "../../test/support/live-box.ts";
 import { userAddCommand, userListCommand, userMoveCommand, userRemoveCommand } from "./user.ts";
 
 let root: string;
-beforeEach(() => {
-  root = tempDir();
-  seedUsers(root, { "wb-alice": 4242, "wb-gina": 4343 });
+let box: LiveBox | null = null;
+afterEach(async () => {
+  await box?.close();
+  box = null;
 });
-afterEach(() => removeDir(root));
 
+/** An appliance the real converge installed; the command under test runs as a second command on the box. */
 async function installed(name = "mixed", edit: (text: string) => string = (t) => t) {
-  const rec = recordingExec();
-  const ctx = testContext(root, { exec: rec.exec });
-  const text = edit(exampleText(name));
-  await liveConverge()(ctx, parseConfig(text, name), text, {});
-  rec.calls.length = 0;
-  return { ctx, rec };
+  box = await startLiveBox({ users: { "wb-alice": 4242, "wb-gina": 4343 } });
+  root = box.root;
+  const text = box.boxText(edit(exampleText(name)));
+  await converge(box.ctx, parseConfig(text, name), text, {});
+  box.rec.calls.length = 0;
+  return { ctx: box.context(), rec: box.rec };
 }
 const yaml = () => readFileSync(path.join(root, "etc/wirebot/wirebot.yaml"), "utf8");
 // A dedicated gateway polls Telegram with a bot of its own (config/telegram-bots.ts): alice needs one to move.
@@ -30,11 +32,13 @@ const aliceOwnBot = (t: string) => t.replace("    TELEGRAM_BOT_TOKEN_ERIN:", "  
 describe("wirebot user", () => {
   it("add (shared) keeps the file's comments and flow style, adds the agent, and restarts no gateway (the shared one takes it live)", async () => {
     const { ctx, rec } = await installed();
-    const code = await userAddCommand(ctx, { id: "frank", telegram: "456789012", budget: "15", name: "Frank" }, { live: true, converge: liveConverge() });
+    const code = await userAddCommand(ctx, { id: "frank", telegram: "456789012", budget: "15", name: "Frank" });
     expect(code).toBe(0);
     const text = yaml();
     expect(text).toContain("# Two users share a gateway; erin gets a dedicated gateway");
     expect(text).toContain('runtime: { package: openclaw, version: "2026.9.6", node: "24.21.0" }');
+    // a long one-line flow map stays one line (no folding at 80 columns)
+    expect(text).toMatch(/^tunnel: \{ enabled: true, name: wirebot, hostnames: \{ .* \}, accountId: \w+, zoneId: \w+ \}$/m);
     const cfg = parseConfig(text, "t");
     expect(cfg.users.find((u) => u.id === "frank")).toMatchObject({ name: "Frank", channels: { telegram: { peer: "456789012" } }, budget: { monthlyUsd: 15 } });
     expect(readFileSync(path.join(root, "data/wirebot/gateway/clawdbot.json"), "utf8")).toContain("litellm-frank");
@@ -46,7 +50,7 @@ describe("wirebot user", () => {
 
   it("add --mode dedicated creates its own gateway and service user entry, and restarts no other dedicated gateway", async () => {
     const { ctx, rec } = await installed();
-    expect(await userAddCommand(ctx, { id: "gina", mode: "dedicated", whatsapp: "+15551234567", email: "gina@example.org" }, { live: true, converge: liveConverge() })).toBe(0);
+    expect(await userAddCommand(ctx, { id: "gina", mode: "dedicated", whatsapp: "+15551234567", email: "gina@example.org" })).toBe(0);
     expect(parseConfig(yaml(), "t").users.find((u) => u.id === "gina")?.email).toBe("gina@example.org");
     expect(readFileSync(path.join(root, "etc/sysusers.d/wirebot.conf"), "utf8")).toContain("u wb-gina ");
     expect(snapshotTree(root)["etc/systemd/system/multi-user.target.wants/clawdbot-gateway@gina.service"]).toBe("777 link /etc/systemd/system/clawdbot-gateway@.service");
@@ -68,7 +72,7 @@ describe("wirebot user", () => {
   ])("add with %s is refused (exit %i) and nothing is written or restarted", async (_what, exit, opts) => {
     const { ctx, rec } = await installed();
     const before = snapshotTree(root);
-    const err = await userAddCommand(ctx, opts, { live: true, converge: liveConverge() }).catch((e) => e);
+    const err = await userAddCommand(ctx, opts).catch((e) => e);
     expect(err).toBeInstanceOf(WirebotError);
     expect(err.exitCode).toBe(exit);
     expect(snapshotTree(root)).toEqual(before);
@@ -79,13 +83,13 @@ describe("wirebot user", () => {
     const { ctx } = await installed();
     mkdirSync(path.join(root, "data/wirebot/gateway/agents/bob/agent"), { recursive: true });
     mkdirSync(path.join(root, "data/wirebot/gateway/agents/alice/agent"), { recursive: true });
-    expect(await userRemoveCommand(ctx, { id: "alice" }, { live: true, converge: liveConverge() })).toBe(0);
+    expect(await userRemoveCommand(ctx, { id: "alice" })).toBe(0);
     expect(parseConfig(yaml(), "t").users.map((u) => u.id)).toEqual(["bob", "erin"]);
     expect(snapshotTree(root)["data/wirebot/users/alice/workspace"]).toBe("700 dir");
     expect(snapshotTree(root)["data/wirebot/gateway/agents/alice/agent"]).toBe("755 dir");
     expect(ctx.io.stdout.join("\n")).toContain("Kept its data");
 
-    expect(await userRemoveCommand(ctx, { id: "bob", purge: true }, { live: true, converge: liveConverge() })).toBe(0);
+    expect(await userRemoveCommand(ctx, { id: "bob", purge: true })).toBe(0);
     const snap = snapshotTree(root);
     expect(snap["data/wirebot/users/bob"]).toBeUndefined();
     expect(snap["data/wirebot/gateway/agents/bob"]).toBeUndefined();
@@ -95,7 +99,7 @@ describe("wirebot user", () => {
   it("remove of the last user is a config error and writes nothing", async () => {
     const { ctx } = await installed("one-user");
     const before = snapshotTree(root);
-    await expect(userRemoveCommand(ctx, { id: "dana" }, { live: true, converge: liveConverge() })).rejects.toMatchObject({ kind: "config" });
+    await expect(userRemoveCommand(ctx, { id: "dana" })).rejects.toMatchObject({ kind: "config" });
     expect(snapshotTree(root)).toEqual(before);
   });
 
@@ -116,7 +120,7 @@ describe("wirebot user", () => {
     mkdirSync(agent, { recursive: true });
     writeFileSync(path.join(agent, "openclaw-agent.sqlite"), "sessions");
     writeFileSync(path.join(root, "data/wirebot/users/alice/workspace/MEMORY.md"), "remember");
-    expect(await userMoveCommand(ctx, { id: "alice", mode: "dedicated" }, { live: true, converge: liveConverge() })).toBe(0);
+    expect(await userMoveCommand(ctx, { id: "alice", mode: "dedicated" })).toBe(0);
     const moved = path.join(root, "data/wirebot/users/alice/agents/alice/agent/openclaw-agent.sqlite");
     expect(readFileSync(moved, "utf8")).toBe("sessions");
     expect(snapshotTree(root)["data/wirebot/gateway/agents/alice"]).toBeUndefined();
@@ -131,7 +135,7 @@ describe("wirebot user", () => {
   it("move dedicated → shared moves the agent dir back under the shared state dir and drops trust: trusted", async () => {
     const { ctx, rec } = await installed();
     mkdirSync(path.join(root, "data/wirebot/users/erin/agents/erin/agent"), { recursive: true });
-    expect(await userMoveCommand(ctx, { id: "erin", mode: "shared" }, { live: true, converge: liveConverge() })).toBe(0);
+    expect(await userMoveCommand(ctx, { id: "erin", mode: "shared" })).toBe(0);
     expect(snapshotTree(root)["data/wirebot/gateway/agents/erin/agent"]).toBe("755 dir");
     expect(snapshotTree(root)["etc/systemd/system/multi-user.target.wants/clawdbot-gateway@erin.service"]).toBeUndefined();
     expect(rec.systemctl()[0]).toBe("stop clawdbot-gateway.service clawdbot-gateway@erin.service");
@@ -145,7 +149,7 @@ describe("wirebot user", () => {
     mkdirSync(path.join(root, "data/wirebot/gateway/agents/alice"), { recursive: true });
     mkdirSync(path.join(root, "data/wirebot/users/alice/agents/alice"), { recursive: true });
     const before = snapshotTree(root);
-    await expect(userMoveCommand(ctx, { id: "alice", mode: "dedicated" }, { live: true, converge: liveConverge() })).rejects.toMatchObject({ code: "user.move-target" });
+    await expect(userMoveCommand(ctx, { id: "alice", mode: "dedicated" })).rejects.toMatchObject({ code: "user.move-target" });
     expect(rec.calls).toEqual([]);
     expect(snapshotTree(root)).toEqual(before);
   });

@@ -4,7 +4,7 @@ import { parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { createSystemd } from "../engine/systemd.ts";
 import { EXIT, usageError } from "../errors.ts";
-import { convergeOf, liveOf, type LifecycleDeps } from "../pipeline/deps.ts";
+import { converge } from "../pipeline/converge.ts";
 import { withApplyLock } from "../pipeline/lock.ts";
 import { agentStateDir, moveAgentState, planAgentMove } from "../lifecycle/migrate.ts";
 import { renderAddUser, renderMoveUser, renderRemoveUser } from "../lifecycle/yaml-edit.ts";
@@ -43,8 +43,6 @@ export interface UserMoveOptions {
  * A new agent's LiteLLM key reaches tmpfs through converge's live hooks (an in-process secrets
  * refresh that restarts only the units whose env file changed), so no dedicated gateway restarts.
  */
-export type UserDeps = LifecycleDeps;
-
 function parseMode(mode: string | undefined): GatewayModeFlag | undefined {
   if (mode === undefined) return undefined;
   if (mode !== "shared" && mode !== "dedicated") throw usageError("user.mode", `--mode must be shared or dedicated, not '${mode}'`);
@@ -68,11 +66,11 @@ function where(c: Config, id: string): string {
 }
 
 // Each writing user command holds the apply lock from reading wirebot.yaml to the end: two at once would lose one's edit.
-export function userAddCommand(ctx: CommandContext, opts: UserAddOptions, deps: UserDeps = {}): Promise<number> {
-  return withApplyLock(ctx, () => addUser(ctx, opts, deps));
+export function userAddCommand(ctx: CommandContext, opts: UserAddOptions): Promise<number> {
+  return withApplyLock(ctx, () => addUser(ctx, opts));
 }
 
-async function addUser(ctx: CommandContext, opts: UserAddOptions, deps: UserDeps): Promise<number> {
+async function addUser(ctx: CommandContext, opts: UserAddOptions): Promise<number> {
   const { text } = await loadConfig(ctx);
   const mode = parseMode(opts.mode);
   const budgetUsd = parseBudget(opts.budget);
@@ -86,23 +84,23 @@ async function addUser(ctx: CommandContext, opts: UserAddOptions, deps: UserDeps
     ...(budgetUsd !== undefined ? { budgetUsd } : {}),
   });
   const config = validate(ctx, next);
-  await convergeOf(deps)(ctx, config, next, {});
+  await converge(ctx, config, next, {});
   ctx.io.out(`Added user '${opts.id}' on ${where(config, opts.id)}.`);
   if (opts.whatsapp) ctx.io.out(`Pair WhatsApp: see docs/operations.md ("Pair WhatsApp").`);
   return EXIT.ok;
 }
 
-export function userRemoveCommand(ctx: CommandContext, opts: UserRemoveOptions, deps: UserDeps = {}): Promise<number> {
-  return withApplyLock(ctx, () => removeUser(ctx, opts, deps));
+export function userRemoveCommand(ctx: CommandContext, opts: UserRemoveOptions): Promise<number> {
+  return withApplyLock(ctx, () => removeUser(ctx, opts));
 }
 
-async function removeUser(ctx: CommandContext, opts: UserRemoveOptions, deps: UserDeps): Promise<number> {
+async function removeUser(ctx: CommandContext, opts: UserRemoveOptions): Promise<number> {
   const { config: before, text } = await loadConfig(ctx);
   const user = before.users.find((u) => u.id === opts.id);
   if (!user) throw usageError("user.unknown", `no user '${opts.id}' in wirebot.yaml`, "see `wirebot user list`");
   const next = renderRemoveUser(text, opts.id);
   const config = validate(ctx, next);
-  await convergeOf(deps)(ctx, config, next, {});
+  await converge(ctx, config, next, {});
   const dir = userDir(before, opts.id);
   const agentDir = agentStateDir(before, user);
   if (!opts.purge) {
@@ -112,7 +110,7 @@ async function removeUser(ctx: CommandContext, opts: UserRemoveOptions, deps: Us
   // The gateway no longer serves the agent (converged above), so its files can go.
   await ctx.host.remove(agentDir, { recursive: true });
   await ctx.host.remove(dir, { recursive: true });
-  if (userMode(before, user) === "dedicated" && liveOf(ctx, deps)) await ctx.host.exec("userdel", [dedicatedServiceUser(opts.id)]);
+  if (userMode(before, user) === "dedicated" && ctx.live) await ctx.host.exec("userdel", [dedicatedServiceUser(opts.id)]);
   ctx.io.out(`Removed user '${opts.id}' and deleted ${dir}${agentDir.startsWith(dir + "/") ? "" : ` and ${agentDir}`} (the ledger keeps its spend).`);
   return EXIT.ok;
 }
@@ -151,11 +149,11 @@ export async function userListCommand(ctx: CommandContext, opts: UserListOptions
  * (`<shared>/agents/<id>` ↔ `<userDir>/agents/<id>`) and the user's directory changes owner, with
  * both gateways stopped: a running gateway would keep writing into the old place.
  */
-export function userMoveCommand(ctx: CommandContext, opts: UserMoveOptions, deps: UserDeps = {}): Promise<number> {
-  return withApplyLock(ctx, () => moveUser(ctx, opts, deps));
+export function userMoveCommand(ctx: CommandContext, opts: UserMoveOptions): Promise<number> {
+  return withApplyLock(ctx, () => moveUser(ctx, opts));
 }
 
-async function moveUser(ctx: CommandContext, opts: UserMoveOptions, deps: UserDeps): Promise<number> {
+async function moveUser(ctx: CommandContext, opts: UserMoveOptions): Promise<number> {
   const mode = parseMode(opts.mode)!;
   const { config: before, text } = await loadConfig(ctx);
   const user = before.users.find((u) => u.id === opts.id);
@@ -167,13 +165,12 @@ async function moveUser(ctx: CommandContext, opts: UserMoveOptions, deps: UserDe
   const { text: next, dropped } = renderMoveUser(text, user, mode);
   const after = validate(ctx, next);
   const move = await planAgentMove(ctx.host, before, after, opts.id);
-  const live = liveOf(ctx, deps);
+  const live = ctx.live;
   const sd = createSystemd(ctx.host);
   const lb = resolveLayout(before);
   const la = resolveLayout(after);
   const affected = [...new Set([...lb.gateways, ...la.gateways].filter((g) => g.kind === "shared" || g.id === opts.id).map((g) => g.unit))]
     .filter((u) => lb.gateways.some((g) => g.unit === u));
-  const converge = convergeOf(deps);
 
   if (live && affected.length > 0) await sd.stop(affected);
   try {

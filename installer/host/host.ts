@@ -1,4 +1,4 @@
-/** The host boundary: every filesystem, process and clock effect of wirebot goes through this port. */
+/** The host boundary: every filesystem, process, network and clock effect of wirebot goes through this port. */
 
 export interface ExecResult {
   code: number;
@@ -93,6 +93,10 @@ export interface Host {
   exec(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
   /** Starts a long-running command (an interactive login flow) and streams its output lines. */
   execLines(cmd: string, args: string[], opts?: Omit<ExecOptions, "input" | "timeoutMs">): LineProcess;
+  /** One HTTP request (WHATWG fetch): health probes and the Cloudflare and LiteLLM clients all go through it. */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response>;
   now(): Date;
+  /** Wait on this host's clock: polling loops sleep here, so a test can run them on a clock it advances. */
+  sleep(ms: number): Promise<void>;
   readonly env: Readonly<Record<string, string | undefined>>;
 }

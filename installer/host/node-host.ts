@@ -16,6 +16,9 @@ export interface NodeHostOptions {
   exec?: ExecFn;
   execLines?: (cmd: string, args: string[], opts?: Omit<ExecOptions, "input" | "timeoutMs">) => LineProcess;
   now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+  portOpen?: (port: number) => Promise<boolean>;
+  fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
   env?: Record<string, string | undefined>;
 }
 
@@ -33,6 +36,8 @@ export function createNodeHost(opts: NodeHostOptions = {}): Host {
     resolve,
     env: opts.env ?? process.env,
     now: opts.now ?? (() => new Date()),
+    sleep: opts.sleep ?? ((ms) => new Promise<void>((r) => setTimeout(r, ms))),
+    fetch: opts.fetch ?? ((input, init) => fetch(input, init)),
     exec,
     execLines: opts.execLines ?? spawnLines,
 
@@ -149,18 +154,7 @@ export function createNodeHost(opts: NodeHostOptions = {}): Host {
       }
     },
 
-    portOpen(port) {
-      return new Promise((done) => {
-        const sock = createConnection({ host: "127.0.0.1", port });
-        const finish = (open: boolean) => {
-          sock.destroy();
-          done(open);
-        };
-        sock.setTimeout(1000, () => finish(false));
-        sock.once("connect", () => finish(true));
-        sock.once("error", () => finish(false));
-      });
-    },
+    portOpen: opts.portOpen ?? tcpOpen,
 
     async lookupUser(name) {
       return lookupInRoot(resolve("/etc/passwd"), resolve("/etc/group"), name);
@@ -333,3 +327,17 @@ const spawnCaptured: ExecFn = (cmd, args, opts = {}) =>
     child.stdin.end(opts.input ?? "");
   });
 
+
+/** true when something accepts TCP connections on 127.0.0.1:port (1 s to answer). */
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const sock = createConnection({ host: "127.0.0.1", port });
+    const finish = (open: boolean) => {
+      sock.destroy();
+      done(open);
+    };
+    sock.setTimeout(1000, () => finish(false));
+    sock.once("connect", () => finish(true));
+    sock.once("error", () => finish(false));
+  });
+}

@@ -142,9 +142,9 @@ export function nodeFits(v: string): boolean {
  * Under --root (not live) the marker file is checked when present, but node is not run and a runtime
  * not provisioned is no failure: a render-only install leaves that to --provision-runtime or the live apply.
  */
-export async function runtimeChecks(host: Host, c: Config, opts: { live?: boolean; scope?: FixScope } = {}): Promise<{ checks: Check[]; skipped: Skipped[] }> {
+export async function runtimeChecks(host: Host, c: Config, opts: { live: boolean; scope?: FixScope }): Promise<{ checks: Check[]; skipped: Skipped[] }> {
   const l = resolveLayout(c);
-  const live = opts.live ?? host.root === "/";
+  const live = opts.live;
   const want = `${c.runtime.package}@${c.runtime.version} (node ${c.runtime.node})`;
   const fix = `${wirebotFix(opts.scope ?? { root: host.root }, `upgrade --runtime-version ${c.runtime.version}`, { config: false })} (re-provisions ${l.runtimeDir})`;
   const marker = await readRuntimeMarker(host, l.runtimeDir);

@@ -18,9 +18,10 @@ export interface HttpReply {
 /** GET with optional headers; null when nothing answers. */
 export type HttpGet = (url: string, headers?: Record<string, string>) => Promise<HttpReply | null>;
 
-export const fetchGet: HttpGet = async (url, headers) => {
+/** GET through the host port's HTTP. */
+export const hostGet = (host: Host): HttpGet => async (url, headers) => {
   try {
-    const res = await fetch(url, { ...(headers ? { headers } : {}), signal: AbortSignal.timeout(3000) });
+    const res = await host.fetch(url, { ...(headers ? { headers } : {}), signal: AbortSignal.timeout(3000) });
     let body: unknown = null;
     try {
       body = await res.json();
@@ -32,17 +33,6 @@ export const fetchGet: HttpGet = async (url, headers) => {
     return null;
   }
 };
-
-export interface ProbeDeps {
-  http?: HttpGet;
-  /** default: host.portOpen (a TCP connect to 127.0.0.1) */
-  portOpen?: (port: number) => Promise<boolean>;
-  /** run the live probes (systemd, sockets, tmpfs); default: only when the root is `/` */
-  live?: boolean;
-}
-
-/** Live probes read this machine (systemd, 127.0.0.1, /run, RAM), which says nothing about a --root tree. */
-export const probesLive = (host: Host, deps: ProbeDeps): boolean => deps.live ?? host.root === "/";
 
 export interface UnitState {
   active: string;
@@ -89,8 +79,8 @@ export function managedUnits(c: Config, l: Layout): string[] {
 /** Lag above this is worth a warning: a few reconcile cycles plus the settle delay. */
 export const LAG_WARN_SECONDS = 30 * 60;
 
-export async function collectStatus(host: Host, c: Config, deps: ProbeDeps = {}, scope: FixScope = { root: host.root }): Promise<Check[]> {
-  const http = deps.http ?? fetchGet;
+export async function collectStatus(host: Host, c: Config, scope: FixScope = { root: host.root }): Promise<Check[]> {
+  const http = hostGet(host);
   const l = resolveLayout(c);
   const checks: Check[] = [];
   const states = new Map<string, UnitState>();
@@ -119,7 +109,7 @@ export async function collectStatus(host: Host, c: Config, deps: ProbeDeps = {},
 
   const ports = [...l.gateways.map((g) => ({ port: g.port, who: g.unit })), { port: c.metering.api.port, who: RECONCILE_UNIT }];
   for (const p of ports) {
-    const open = await (deps.portOpen ?? ((n: number) => host.portOpen(n)))(p.port);
+    const open = await host.portOpen(p.port);
     checks.push({
       area: "port",
       name: String(p.port),

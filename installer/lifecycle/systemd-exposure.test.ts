@@ -119,8 +119,9 @@ describe("systemdExposureChecks on a live host", () => {
 describe("wirebot doctor", () => {
   it("live: the checks are in its --json", async () => {
     const rec = recordingExec((c: ExecCall) => (c.cmd === "systemctl" && c.args[0] === "--version" ? { stdout: "systemd 245 (245.4-4ubuntu3)\n" } : {}));
-    const ctx = testContext(root, { exec: rec.exec });
-    await doctorCommand(ctx, { json: true }, { live: true, http: async () => null, portOpen: async () => false });
+    // live, with nothing listening on loopback
+    const ctx = testContext(root, { exec: rec.exec, live: true, fetch: async () => Promise.reject(new TypeError("fetch failed")), portOpen: async () => false });
+    await doctorCommand(ctx, { json: true });
     const doc = JSON.parse(ctx.io.stdout.join("\n"));
     const gw = doc.checks.find((c: Check) => c.area === "unit" && c.name === "clawdbot-gateway.service" && c.data?.systemd === 245);
     expect(gw).toMatchObject({ level: "warn", summary: "systemd 245 ignores ProtectProc= (247), so it runs with less isolation than rendered" });

@@ -111,7 +111,7 @@ export async function runIngestCycle(client: LiteLlmClient, ledger: Ledger, o: I
       const nb = Math.min(b + width, toMs);
       prefetched = { a: b, b: nb, read: fetchWindow(b, nb) };
       prefetched.read.catch(() => undefined);
-      // undici writes the request on a later tick; yield once so it is on the wire before we block.
+      // fetch (undici inside Node) writes the request on a later tick; yield once so it is on the wire before we block.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     for (const reason of read.bad) o.log?.warn({ reason }, "skipped an unreadable spend row");

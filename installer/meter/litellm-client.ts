@@ -1,5 +1,4 @@
-/** A small LiteLLM admin client (undici): spend logs v2, key routes, error envelopes, retries for temporary failures. */
-import { Agent, request, type Dispatcher } from "undici";
+/** A small LiteLLM admin client over an injected fetch (the host port's HTTP): spend logs v2, key routes, error envelopes, retries for temporary failures. */
 import type { Logger } from "pino";
 import { WirebotError } from "../errors.ts";
 
@@ -16,6 +15,8 @@ export interface LiteLlmClientOptions {
   maxBackoffMs?: number;
   /** how long to wait between retries; tests make it instant */
   sleep?: (ms: number) => Promise<void>;
+  /** the HTTP transport: the host port's fetch in the CLI, the global fetch in the reconcile daemon */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
 }
 
 /** A LiteLLM error with the envelope's fields; `temporary` means retrying may help. */
@@ -70,18 +71,16 @@ export function formatV2Date(ms: number): string {
 }
 
 export class LiteLlmClient {
-  private readonly dispatcher: Dispatcher;
   private readonly base: string;
+  private readonly fetch: (url: string, init: RequestInit) => Promise<Response>;
 
   constructor(private readonly o: LiteLlmClientOptions) {
     this.base = o.baseUrl.replace(/\/+$/, "");
-    const timeout = o.timeoutMs ?? 30_000;
-    this.dispatcher = new Agent({ keepAliveTimeout: 4_000, headersTimeout: timeout, bodyTimeout: timeout, connect: { timeout } });
+    this.fetch = o.fetch ?? ((url, init) => fetch(url, init));
   }
 
-  async close(): Promise<void> {
-    await this.dispatcher.close();
-  }
+  /** Nothing to release: connections belong to the transport's pool. Kept so callers need not know that. */
+  async close(): Promise<void> {}
 
   /** One page of `/spend/logs/v2`, ascending by startTime. Both bounds are inclusive at second precision. */
   spendLogs(p: { startMs: number; endMs: number; page?: number; pageSize: number; signal?: AbortSignal }): Promise<SpendLogsPage> {
@@ -147,22 +146,23 @@ export class LiteLlmClient {
   }
 
   private async once<T>(method: "GET" | "POST", path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-    const res = await request(this.base + path, {
+    // One deadline for headers and body; the caller's signal still aborts (an abort is not retried, a timeout is).
+    const deadline = AbortSignal.timeout(this.o.timeoutMs ?? 30_000);
+    const res = await this.fetch(this.base + path, {
       method,
-      dispatcher: this.dispatcher,
       headers: { authorization: `Bearer ${this.o.adminKey}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      ...(signal ? { signal } : {}),
+      signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
     });
-    const text = await res.body.text();
-    if (res.statusCode >= 200 && res.statusCode < 300) {
+    const text = await res.text();
+    if (res.status >= 200 && res.status < 300) {
       try {
         return JSON.parse(text) as T;
       } catch {
-        throw new LiteLlmError(`LiteLLM ${path.split("?")[0]} returned invalid JSON`, res.statusCode, "bad_response", true);
+        throw new LiteLlmError(`LiteLLM ${path.split("?")[0]} returned invalid JSON`, res.status, "bad_response", true);
       }
     }
-    throw errorFromBody(res.statusCode, text, path);
+    throw errorFromBody(res.status, text, path);
   }
 }
 
@@ -188,9 +188,15 @@ function errorFromBody(status: number, text: string, path: string): LiteLlmError
 
 function asLiteLlmError(err: unknown): LiteLlmError {
   if (err instanceof LiteLlmError) return err;
-  const e = err as { code?: string; name?: string; message?: string };
-  if (e?.name === "AbortError") return new LiteLlmError("request aborted", 0, "aborted", false);
-  const temporary = (e?.code !== undefined && TEMPORARY_CODES.has(e.code)) || e?.name === "SocketError" || e?.name === "HeadersTimeoutError" || e?.name === "BodyTimeoutError";
+  const outer = err as { code?: string; name?: string; message?: string; cause?: unknown };
+  if (outer?.name === "AbortError") return new LiteLlmError("request aborted", 0, "aborted", false);
+  if (outer?.name === "TimeoutError") return new LiteLlmError("LiteLLM unreachable: no answer in time (timeout)", 0, "network", true);
+  // fetch reports a network failure as TypeError("fetch failed") with the socket's error as its cause.
+  const cause = outer?.cause as { code?: string; name?: string; message?: string } | undefined;
+  const e = cause && typeof cause === "object" ? cause : outer;
+  // The fetch standard refuses some ports outright (9, 6000, 10080, …): retrying cannot help, moving LiteLLM can.
+  if (e?.message === "bad port") return new LiteLlmError("LiteLLM's port is one HTTP clients refuse (a blocked port of the fetch standard)", 0, "blocked_port", false);
+  const temporary = (e?.code !== undefined && TEMPORARY_CODES.has(e.code)) || e?.name === "SocketError" || e?.name === "HeadersTimeoutError" || e?.name === "BodyTimeoutError" || e?.name === "ConnectTimeoutError";
   return new LiteLlmError(`LiteLLM unreachable: ${scrubKeys(e?.message ?? String(err))}${e?.code ? ` (${e.code})` : ""}`, 0, "network", temporary);
 }
 
@@ -201,6 +207,8 @@ export function toWirebotError(err: unknown, what: string): WirebotError {
     return new WirebotError("config", "litellm.auth", `${what}: LiteLLM refused the admin key (${err.status})`, {
       hint: "check LITELLM_MASTER_KEY in the vault (secrets.map) and run `wirebot secrets pull`",
     });
+  if (err instanceof LiteLlmError && err.type === "blocked_port")
+    return new WirebotError("config", "litellm.port", `${what}: ${err.message}`, { hint: "run LiteLLM on another port (4000 is its default) and set litellm.baseUrl in /etc/wirebot/wirebot.yaml" });
   if (err instanceof LiteLlmError && !err.temporary)
     return new WirebotError("internal", "litellm.rejected", `${what}: ${err.message}`, { hint: "check the LiteLLM version (needs /spend/logs/v2) and its logs" });
   return new WirebotError("tempFail", "litellm.unavailable", `${what}: ${(err as Error).message}`, { cause: err, hint: "LiteLLM is down or slow; the next run retries from the last committed window" });

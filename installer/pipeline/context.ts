@@ -11,6 +11,7 @@ import type { Io } from "../io.ts";
 import type { LockRequest } from "./lock.ts";
 import type { WirebotCommand } from "../config/units.ts";
 import { readConfigText } from "./config-file.ts";
+import { createServices, type Services } from "./services.ts";
 
 export interface CommandContext {
   io: Io;
@@ -23,6 +24,13 @@ export interface CommandContext {
   wirebot: WirebotCommand;
   /** how a writing command names itself in the apply lock, and its --wait (lifecycle/lock.ts) */
   lock?: LockRequest;
+  /**
+   * This context manages the box: services start and stop, hooks reach Cloudflare, LiteLLM and the vault, the
+   * verifier probes. The composition root sets it for `/`; a test sets it on a temp root with stand-ins behind the host port.
+   */
+  live: boolean;
+  /** Cloudflare, LiteLLM, the vault and the logger: built here, over the host port, and injected everywhere */
+  services: Services;
   /** plan reads the remote systems (Cloudflare, LiteLLM); unset: on the live host only, never for a --root tree */
   remote?: boolean;
 }
@@ -33,9 +41,12 @@ export function defaultWirebotCommand(): WirebotCommand {
 
 export function createContext(io: Io, opts: { root?: string; env?: Record<string, string | undefined> } = {}): CommandContext {
   const env = opts.env ?? process.env;
+  const host = createNodeHost({ root: opts.root ?? "/", env });
   return {
     io,
-    host: createNodeHost({ root: opts.root ?? "/", env }),
+    host,
+    live: host.root === "/",
+    services: createServices(host, env),
     local: createNodeHost({ env }),
     env,
     assets: readAssets(),
@@ -43,8 +54,7 @@ export function createContext(io: Io, opts: { root?: string; env?: Record<string
   };
 }
 
-export const isLive = (ctx: CommandContext) => ctx.host.root === "/";
-export const readsRemote = (ctx: CommandContext) => ctx.remote ?? isLive(ctx);
+export const readsRemote = (ctx: CommandContext) => ctx.remote ?? ctx.live;
 
 export interface LoadedConfig {
   config: Config;

@@ -6,7 +6,7 @@ import { applyPlan, type ApplyResult } from "../engine/apply.ts";
 import { formatPlan } from "../engine/format.ts";
 import { isEmptyPlan, plan } from "../engine/plan.ts";
 import type { Config } from "../config/schema.ts";
-import { isLive, type CommandContext } from "./context.ts";
+import type { CommandContext } from "./context.ts";
 import { checkCliLocation } from "../preflight/cli-location.ts";
 import { assertDataDirOwned } from "../preflight/data-dir.ts";
 import { assertSandboxReady } from "../preflight/sandbox.ts";
@@ -32,8 +32,8 @@ export interface ApplyOptions {
   runtime?: Promise<unknown>;
 }
 
-// The live steps bring the Cloudflare SDK, undici and the secrets backends: a --root apply never loads them.
-const liveHooksOf = async (ctx: CommandContext, config: Config) => (await import("./live-hooks.ts")).liveHooks(ctx, config);
+// The live steps bring the Cloudflare SDK and the secrets backends: a --root apply never loads them.
+const liveHooksOf = async (ctx: CommandContext, config: Config) => await (await import("./live-hooks.ts")).liveHooks(ctx, config);
 
 /** The shared core of apply and install: plan, print, write, start, verify; under the apply lock (its caller's, when it holds it). */
 export function converge(ctx: CommandContext, config: Config, text: string, opts: ApplyOptions): Promise<{ result: ApplyResult | null; changed: boolean; cancelled?: boolean }> {
@@ -42,9 +42,9 @@ export function converge(ctx: CommandContext, config: Config, text: string, opts
 
 async function convergeLocked(ctx: CommandContext, config: Config, text: string, opts: ApplyOptions): Promise<{ result: ApplyResult | null; changed: boolean; cancelled?: boolean }> {
   // Before anything is written: the units must see the CLI they run, and paths.data must be wirebot's (issue 14).
-  checkCliLocation(ctx.wirebot, isLive(ctx), ctx.io);
+  checkCliLocation(ctx.wirebot, ctx.live, ctx.io);
   await assertDataDirOwned(ctx.host, config);
-  const starts = isLive(ctx) && opts.start !== false;
+  const starts = ctx.live && opts.start !== false;
   // The WhatsApp plugin is installed into the runtime before the secrets step: that needs the runtime now.
   const runtimeNow = opts.runtime === undefined || config.users.some((u) => u.channels?.whatsapp);
   if (runtimeNow) await opts.runtime;
@@ -54,14 +54,14 @@ async function convergeLocked(ctx: CommandContext, config: Config, text: string,
     await assertRuntimeReady(ctx, config);
   } } : {};
   // An edited wirebot.yaml reaches here without install's preflight: a sandboxed user is refused before anything is written.
-  if (isLive(ctx)) await assertSandboxReady(ctx.host, config);
-  if (isLive(ctx) && opts.start !== false) await assertRbwReady(ctx.host, config.secrets);
+  if (ctx.live) await assertSandboxReady(ctx.host, config);
+  if (ctx.live && opts.start !== false) await assertRbwReady(ctx.host, config.secrets);
   const p = await plan(ctx.host, await buildDesired(ctx, config, text));
   const shown = formatPlan(p);
   ctx.io.err(opts.previewed === undefined ? shown : sincePreview(opts.previewed, shown));
   if (isEmptyPlan(p)) {
     // Nothing to write, but a stopped unit is still brought up (start is a no-op for running ones).
-    if (isLive(ctx) && opts.start !== false) {
+    if (ctx.live && opts.start !== false) {
       await applyPlan(ctx.host, p, { io: ctx.io, live: true, start: true, ...beforeStart, hooks: await liveHooksOf(ctx, config), verify: createVerifier(ctx.host, ctx.io, { timeoutMs: opts.verifyTimeoutMs ?? 180_000 }) });
     }
     return { result: null, changed: false };
@@ -70,7 +70,7 @@ async function convergeLocked(ctx: CommandContext, config: Config, text: string,
     ctx.io.err("Cancelled; nothing was changed.");
     return { result: null, changed: false, cancelled: true };
   }
-  const live = isLive(ctx);
+  const live = ctx.live;
   if (!live) ctx.io.err(`• rendering into ${ctx.host.root}: files only, no services are started`);
   const result = await applyPlan(ctx.host, p, {
     io: ctx.io,

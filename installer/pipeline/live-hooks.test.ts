@@ -46,7 +46,7 @@ const tokenFile = async () => (await readFile(path.join(root, PATHS.tunnelToken)
 
 test("a tunnel recreated in Cloudflare gets its new token written to the vault, pulled to tmpfs, and cloudflared restarted", async () => {
   const ctx = testContext(root, { env: { CLOUDFLARE_BASE_URL: cf.baseURL } });
-  const hooks = liveHooks(ctx, config());
+  const hooks = (await liveHooks(ctx, config()));
 
   // first apply: the tunnel is created and its token stored once
   await hooks.beforeSecrets!();
@@ -87,7 +87,7 @@ test("apply puts each Control UI behind its own Access application: helm admits 
     users: c.users.map((u) => ({ ...u, email: `${u.id}@example.org` })),
   };
   const ctx = testContext(root, { env: { CLOUDFLARE_BASE_URL: cf.baseURL } });
-  await liveHooks(ctx, withAccess).beforeSecrets!();
+  await (await liveHooks(ctx, withAccess)).beforeSecrets!();
   const admitted = Object.fromEntries(
     cf.apps.map((a) => [a.destinations.map((d) => d.uri).join(" "), a.policies.flatMap((l) => cf.policies.find((p) => p.id === l.id)!.include)]),
   );
@@ -100,7 +100,7 @@ test("apply puts each Control UI behind its own Access application: helm admits 
   // The origin check: the AUD tags Cloudflare gave are kept on the host, so the next render of the tunnel
   // config carries them; a second run with nothing changed restarts nothing.
   expect(await readAccessFacts(ctx.host)).toEqual({ teamName: "wirebot-team", aud: Object.fromEntries(cf.apps.map((a) => [a.domain, a.aud])) });
-  expect(await liveHooks(ctx, withAccess).beforeSecrets!()).toEqual([]);
+  expect(await (await liveHooks(ctx, withAccess)).beforeSecrets!()).toEqual([]);
   const desired = await buildDesired(ctx, withAccess, "");
   const yaml = (desired.resources.find((r) => r.path === PATHS.tunnelConfig) as { content: string }).content;
   for (const a of cf.apps) expect(yaml).toContain(a.aud);

@@ -28,7 +28,8 @@ async function reloadIssues(host: Host, io: Io, units: readonly string[], sinceS
   const issues: ErrorIssue[] = [];
   for (const unit of units) {
     io.err(`• waiting for ${unit} to take the new config live`);
-    const deadline = Date.now() + timeoutMs;
+    const now = () => host.now().getTime();
+    const deadline = now() + timeoutMs;
     let detectedAt = 0;
     let verdict: ErrorIssue | "ok" | null = null;
     while (!verdict) {
@@ -38,10 +39,10 @@ async function reloadIssues(host: Host, io: Io, units: readonly string[], sinceS
       if (refused) verdict = { path: unit, message: `the gateway refused the new config and kept the old one: ${refused.trim()}` };
       else if (lines.some((l) => RELOAD_APPLIED.test(l))) verdict = "ok";
       else {
-        if (!detectedAt && lines.some((l) => RELOAD_SEEN.test(l))) detectedAt = Date.now();
-        if (detectedAt && Date.now() - detectedAt >= DETECTED_GRACE_MS) verdict = "ok";
-        else if (Date.now() >= deadline) verdict = { path: unit, message: `no sign within ${Math.round(timeoutMs / 1000)} s that the gateway read its new config (journalctl -u ${unit})` };
-        else await new Promise((res) => setTimeout(res, intervalMs));
+        if (!detectedAt && lines.some((l) => RELOAD_SEEN.test(l))) detectedAt = now();
+        if (detectedAt && now() - detectedAt >= DETECTED_GRACE_MS) verdict = "ok";
+        else if (now() >= deadline) verdict = { path: unit, message: `no sign within ${Math.round(timeoutMs / 1000)} s that the gateway read its new config (journalctl -u ${unit})` };
+        else await host.sleep(intervalMs);
       }
     }
     if (verdict === "ok") io.err(`  ${unit}: took the new config live`);
@@ -52,28 +53,29 @@ async function reloadIssues(host: Host, io: Io, units: readonly string[], sinceS
 
 export function createVerifier(host: Host, io: Io, opts: VerifyOptions) {
   const sd = createSystemd(host);
+  const now = () => host.now().getTime();
   // Made before the apply that it verifies: a reload logged from here on is this apply's.
-  const sinceSec = Math.floor(Date.now() / 1000) - 1;
+  const sinceSec = Math.floor(now() / 1000) - 1;
   return async (plan: Plan): Promise<ErrorIssue[]> => {
-    const deadline = Date.now() + opts.timeoutMs;
+    const deadline = now() + opts.timeoutMs;
     const pending = new Map(plan.units.map((u) => [u.name, u]));
-    const started = Date.now();
+    const started = now();
     const label = `waiting for ${pending.size} unit(s) to become healthy`;
     io.err(`• ${label} (up to ${Math.round(opts.timeoutMs / 1000)} s)`);
-    while (pending.size > 0 && Date.now() < deadline) {
+    while (pending.size > 0 && now() < deadline) {
       // One systemctl call per round for every pending unit, and the health probes of the active ones side by side.
       const states = await sd.activeStates([...pending.keys()]);
       const healthy = await Promise.all(
-        [...pending].map(async ([name, u]) => states.get(name) === "active" && (!u.health || (await probeJson(u.health.url, u.health.expectJson)))),
+        [...pending].map(async ([name, u]) => states.get(name) === "active" && (!u.health || (await probeJson(host, u.health.url, u.health.expectJson)))),
       );
       [...pending.keys()].forEach((name, i) => {
         if (!healthy[i]) return;
         io.err(`  ${name}: healthy`);
         pending.delete(name);
       });
-      if (pending.size > 0) await new Promise((r) => setTimeout(r, opts.intervalMs ?? 1000));
+      if (pending.size > 0) await host.sleep(opts.intervalMs ?? 1000);
     }
-    if (pending.size === 0) io.err(`  ${label}: done (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    if (pending.size === 0) io.err(`  ${label}: done (${((now() - started) / 1000).toFixed(1)} s)`);
     const issues: ErrorIssue[] = [];
     const states = await sd.activeStates([...pending.keys()]);
     for (const [name, u] of pending) {

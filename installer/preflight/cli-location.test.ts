@@ -71,8 +71,8 @@ describe("wired into install and apply", () => {
   it("a live converge (apply, user add, upgrade, restore) from /root is refused, and nothing is written", async () => {
     const rec = recordingExec();
     const base = testContext(root, { exec: rec.exec });
-    // Live (root "/") as far as converge can tell, while every path still lands in the temp dir.
-    const ctx: CommandContext = { ...base, host: { ...base.host, root: "/" }, wirebot: at("/root/wirebot/bin/wirebot.js") };
+    // Live as far as converge can tell, while every path still lands in the temp dir.
+    const ctx: CommandContext = { ...base, live: true, wirebot: at("/root/wirebot/bin/wirebot.js") };
     await expect(converge(ctx, config(), exampleText("one-user"), { yes: true })).rejects.toMatchObject({ code: "preflight.cli-location", exitCode: 69 });
     // Only the apply lock's tmpfs directory (lifecycle/lock.ts), which a live host has anyway.
     expect(Object.keys(snapshotTree(root)).filter((p) => !/^run(\/wirebot)?$/.test(p))).toEqual([]);

@@ -84,7 +84,7 @@ export async function readFacts(host: Host, c: Config, l: Layout): Promise<HostF
   const ours = [...l.gateways.map((g) => ({ port: g.port, url: `http://127.0.0.1:${g.port}/health` })), { port: c.metering.api.port, url: `http://127.0.0.1:${c.metering.api.port}/health` }];
   for (const { port, url } of ours) {
     // A port held by our own running gateway (a re-install) is fine.
-    if ((await host.portOpen(port)) && !(await probeJson(url, { ok: true }))) busyPorts.push(port);
+    if ((await host.portOpen(port)) && !(await probeJson(host, url, { ok: true }))) busyPorts.push(port);
   }
   return { osId: field("ID"), osVersion: field("VERSION_ID"), systemdVersion: Number.isNaN(systemdVersion) ? null : systemdVersion, memTotalBytes, diskFreeBytes, busyPorts };
 }

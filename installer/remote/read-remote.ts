@@ -1,22 +1,19 @@
 /** Reads Cloudflare and LiteLLM for `plan`: the same inputs apply converges, in dry-run, with a timeout; changes nothing. */
-import Cloudflare from "cloudflare";
 import { litellmKeyVar, meteredAgents, resolveLayout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import { CLOUDFLARE_TOKEN_VAR, LITELLM_MASTER_VAR, planSecrets } from "../config/secret-plan.ts";
 import { WirebotError } from "../errors.ts";
-import type { Host } from "../host/host.ts";
 import type { Io } from "../io.ts";
-import { LiteLlmClient, LiteLlmError } from "../meter/litellm-client.ts";
+import { LiteLlmError } from "../meter/litellm-client.ts";
 import { keyAlias, planAgentKeys, type AgentKeySpec } from "../meter/litellm-keys.ts";
-import { openBackend } from "../secrets/pull.ts";
 import { cloudflareError, provisionTunnel } from "../tunnel/cloudflare.ts";
 import { tunnelInputs } from "../tunnel/tunnel-inputs.ts";
+import type { Services } from "../pipeline/services.ts";
 import type { RemoteChange, RemotePlan } from "./remote-plan.ts";
 
 export interface ReadRemoteOptions {
-  host: Host;
   io: Io;
-  env: Readonly<Record<string, string | undefined>>;
+  services: Services;
   /** per request; a service that does not answer in time is "unreachable" (exit 75) */
   timeoutMs?: number;
 }
@@ -44,7 +41,7 @@ export async function readRemotePlan(config: Config, o: ReadRemoteOptions): Prom
   for (const a of meteredAgents(config, layout))
     for (const f of secrets.envFiles) for (const v of f.vars) if (v.envVar === litellmKeyVar(a.id) && (f.path === (a.gateway.keysFile ?? a.gateway.envFile))) agentVault.set(a.id, v.vaultName);
 
-  const backend = await openBackend(config, o.host, o.io, undefined);
+  const backend = await o.services.vault(config, o.io);
   try {
     const names = [...(tunnel && cfNeed ? [cfNeed.vaultName] : []), ...(masterNeed ? [masterNeed.vaultName, ...agentVault.values()] : [])];
     const vault = await backend.get(names);
@@ -53,8 +50,7 @@ export async function readRemotePlan(config: Config, o: ReadRemoteOptions): Prom
       const apiToken = vault.get(cfNeed.vaultName);
       if (!apiToken) plan.skipped.push({ system: "cloudflare", reason: `the vault lacks '${cfNeed.vaultName}' (CLOUDFLARE_API_TOKEN)` });
       else {
-        const baseURL = o.env["CLOUDFLARE_BASE_URL"];
-        const client = new Cloudflare({ apiToken, maxRetries: 0, timeout: timeoutMs, ...(baseURL ? { baseURL } : {}) });
+        const client = await o.services.cloudflare({ apiToken, maxRetries: 0, timeoutMs });
         let r;
         try {
           r = await provisionTunnel({ client, ...tunnel, dryRun: true });
@@ -71,7 +67,7 @@ export async function readRemotePlan(config: Config, o: ReadRemoteOptions): Prom
       const adminKey = vault.get(masterNeed.vaultName);
       if (!adminKey) plan.skipped.push({ system: "litellm", reason: `the vault lacks '${masterNeed.vaultName}' (LITELLM_MASTER_KEY)` });
       else {
-        const client = new LiteLlmClient({ baseUrl: config.litellm.baseUrl, adminKey, timeoutMs, attempts: 1 });
+        const client = await o.services.litellm({ baseUrl: config.litellm.baseUrl, adminKey, timeoutMs, attempts: 1 });
         try {
           const specs: AgentKeySpec[] = [];
           for (const a of meteredAgents(config, layout)) {

@@ -40,6 +40,8 @@ export interface PullOptions {
 export interface PullDeps {
   /** replaces the configured backend (tests) */
   backend?: SecretsBackend;
+  /** opens the configured backend (the composition root's vault client); default: openBackend */
+  open?: () => Promise<SecretsBackend>;
   logger?: Logger;
   retry?: Partial<RetryPolicy>;
 }
@@ -169,7 +171,7 @@ export async function pullSecrets(config: Config, host: Host, io: Io, opts: Pull
       await host.mkdir(dir, owner ? { mode: 0o750, owner: { uid: 0, gid: owner.gid } } : { mode: 0o700 });
     }
     await sweep(host, dirs, new Set(targets.map((t) => t.path)));
-    backend = deps.backend ?? (await openBackend(config, host, io, log));
+    backend = deps.backend ?? (await (deps.open ?? (() => openBackend(config, host, io, log)))());
     backendKind = backend.kind;
     for (const v of backend.sensitive) known.add(v);
     const b = backend;

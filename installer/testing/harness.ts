@@ -5,7 +5,8 @@ import path from "node:path";
 import { PACKAGE_ROOT, readAssets } from "../assets.ts";
 import type { CommandContext } from "../pipeline/context.ts";
 import type { ExecOptions, ExecResult } from "../host/host.ts";
-import { createNodeHost } from "../host/node-host.ts";
+import { createNodeHost, type NodeHostOptions } from "../host/node-host.ts";
+import { createServices } from "../pipeline/services.ts";
 import { captureIo } from "../io.ts";
 
 export const WIREBOT_CMD = { node: "/usr/bin/node", entry: "/usr/lib/node_modules/wirebot/bin/wirebot.js", version: "0.1.0" };
@@ -45,16 +46,19 @@ export function recordingExec(answer: (call: ExecCall) => Partial<ExecResult> = 
   return { exec, calls, systemctl: () => calls.filter((c) => c.cmd === "systemctl").map((c) => c.args.join(" ")) };
 }
 
-export function testContext(root: string, opts: { exec?: ReturnType<typeof recordingExec>["exec"]; env?: Record<string, string> } = {}): CommandContext & { io: ReturnType<typeof captureIo> } {
+export function testContext(root: string, opts: { exec?: ReturnType<typeof recordingExec>["exec"]; env?: Record<string, string>; live?: boolean; fetch?: NodeHostOptions["fetch"]; portOpen?: NodeHostOptions["portOpen"] } = {}): CommandContext & { io: ReturnType<typeof captureIo> } {
   const io = captureIo();
   const env = opts.env ?? {};
+  const host = createNodeHost({ root, env, ...(opts.exec ? { exec: opts.exec } : {}), ...(opts.fetch ? { fetch: opts.fetch } : {}), ...(opts.portOpen ? { portOpen: opts.portOpen } : {}) });
   return {
     io,
-    host: createNodeHost({ root, env, ...(opts.exec ? { exec: opts.exec } : {}) }),
+    host,
+    services: createServices(host, env),
     local: createNodeHost({ env }),
     env,
     assets: readAssets(),
     wirebot: WIREBOT_CMD,
+    live: opts.live ?? false,
   };
 }
 
