@@ -26,6 +26,23 @@ export interface WhatsAppPluginResult {
   pluginDir: string;
 }
 
+/** What the plugin in the runtime should become: the reader and planner ensureWhatsAppPlugin and `wirebot plan` share. */
+export interface WhatsAppPluginPlan {
+  action: "install" | "remove" | "none";
+  /** the version in the runtime now (null: absent), and the one wanted (runtime.version; null: none) */
+  present: string | null;
+  wanted: string | null;
+}
+
+export async function planWhatsAppPlugin(host: Host, config: Config): Promise<WhatsAppPluginPlan> {
+  const layout = resolveLayout(config);
+  const marker = await readWhatsAppMarker(host, layout.runtimeDir);
+  const present = await readPackageVersion(host, whatsappPluginDir(layout));
+  if (!whatsappWanted(config)) return { action: !marker && present === null ? "none" : "remove", present, wanted: null };
+  const version = config.runtime.version;
+  return { action: marker?.version === version && present === version ? "none" : "install", present, wanted: version };
+}
+
 /**
  * Idempotent: installs @openclaw/whatsapp@<runtime.version> into the runtime when any user has a WhatsApp
  * channel, removes it when none has. npm runs under the runtime's Node 24, as the runtime provisioning
@@ -36,11 +53,11 @@ export async function ensureWhatsAppPlugin(host: Host, config: Config, io: Io): 
   const layout = resolveLayout(config);
   const pluginDir = whatsappPluginDir(layout);
   const version = config.runtime.version;
-  const marker = await readWhatsAppMarker(host, layout.runtimeDir);
-  const installedVersion = await readPackageVersion(host, pluginDir);
+  const want = await planWhatsAppPlugin(host, config);
+  const installedVersion = want.present;
 
-  if (!whatsappWanted(config)) {
-    if (!marker && installedVersion === null) return { outcome: "absent", pluginDir };
+  if (want.action === "remove" || (want.action === "none" && want.wanted === null)) {
+    if (want.action === "none") return { outcome: "absent", pluginDir };
     await step(io, `removing ${WHATSAPP_PLUGIN_PACKAGE} (no user has a WhatsApp channel)`, async () => {
       if (installedVersion !== null) {
         const r = await runNpm(host, layout, ["uninstall", "--no-audit", "--no-fund", "--loglevel=error", WHATSAPP_PLUGIN_PACKAGE]);
@@ -51,7 +68,7 @@ export async function ensureWhatsAppPlugin(host: Host, config: Config, io: Io): 
     return { outcome: "removed", pluginDir };
   }
 
-  if (marker?.version === version && installedVersion === version) return { outcome: "already-present", pluginDir };
+  if (want.action === "none") return { outcome: "already-present", pluginDir };
 
   const spec = `${WHATSAPP_PLUGIN_PACKAGE}@${version}`;
   if (!(await host.stat(layout.nodeBin)))

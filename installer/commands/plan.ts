@@ -24,7 +24,7 @@ export async function planCommand(ctx: CommandContext, opts: PlanOptions): Promi
   let remote: RemotePlan | null = null;
   const previous = opts.record ? await readDriftRecord(ctx.host) : null;
   try {
-    if (!opts.local && readsRemote(ctx)) remote = await (await import("../remote/read-remote.ts")).readRemotePlan(config, { io: ctx.io, services: ctx.services });
+    if (!opts.local && readsRemote(ctx)) remote = await (await import("../remote/read-remote.ts")).readRemotePlan(config, { host: ctx.host, io: ctx.io, services: ctx.services });
   } catch (e) {
     // A failed check is recorded too, so status can say the drift it shows is from the last good one.
     if (opts.record && e instanceof WirebotError)

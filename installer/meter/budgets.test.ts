@@ -7,6 +7,10 @@ import { captureLogger, meterConfig, sampleStandin, SAMPLE_DAY, SAMPLE_NOON } fr
 import { SAMPLE_AGENTS } from "../../test/litellm-standin/generate.ts";
 import type { Standin } from "../../test/litellm-standin/server.ts";
 import { readBudgets } from "./budgets.ts";
+import { createNodeHost } from "../host/node-host.ts";
+import { wantedKeyBlocks } from "./key-blocks.ts";
+import { LiteLlmClient } from "./litellm-client.ts";
+import { agentKeySpecs, ensureAgentKeys, planAgentKeys } from "./litellm-keys.ts";
 import { Meter } from "./daemon.ts";
 import { periodStart } from "./drift.ts";
 
@@ -47,6 +51,41 @@ describe("budgets", () => {
     now = Date.UTC(2026, 10, 1, 0, 10);
     expect((await m.cycle()).budgets).toEqual([{ agentId: "scout", action: "unblocked", percent: 0 }]);
     expect(s.store.findKey(SAMPLE_AGENTS[0].key)!.blocked).toBe(false);
+  });
+
+  it("apply owns the block state the ledger implies: a key unblocked by hand while over budget is blocked again, a raised budget lifts wirebot's block, a block made by hand is left alone", async () => {
+    const now = SAMPLE_NOON;
+    s = await sampleStandin({ now: () => now });
+    const root = mkdtempSync(path.join(tmpdir(), "wb-blocks-"));
+    const host = createNodeHost({ root, now: () => new Date(now) });
+    const config = meterConfig(s.url, { users: users(0.006), metering: { blockAtBudget: true } });
+    m = new Meter({ config, ledgerPath: path.join(root, "var/lib/wirebot/ledger.sqlite"), adminKey: s.masterKey, log: captureLogger().log, now: () => now, backfillFromMs: SAMPLE_DAY });
+    await m.cycle();
+    const client = new LiteLlmClient({ baseUrl: s.url, adminKey: s.masterKey });
+    const keys = Object.fromEntries([...SAMPLE_AGENTS.map((a) => [a.agentId, a.key] as const), ["wirebot", "sk-fake-wirebot-key-0003"] as const]);
+    await ensureAgentKeys(client, agentKeySpecs(config, keys));
+    const scout = () => s.store.findKey(SAMPLE_AGENTS[0].key)!;
+    const plan = async (c: typeof config) => (await planAgentKeys(client, agentKeySpecs(c, keys, await wantedKeyBlocks(host, c)))).filter((p) => p.action !== "unchanged").map((p) => `${p.agentId}: ${p.drift.join("; ")}`);
+
+    // the meter blocked scout at 100 %; someone unblocks the key in the LiteLLM dashboard
+    expect(scout().blocked).toBe(true);
+    expect(await plan(config)).toEqual([]);
+    scout().blocked = false;
+    expect(await plan(config)).toEqual(["scout: blocked: false → true (monthly budget spent)"]);
+    await ensureAgentKeys(client, agentKeySpecs(config, keys, await wantedKeyBlocks(host, config)));
+    expect(scout().blocked).toBe(true);
+    expect(await plan(config)).toEqual([]);
+
+    // the operator raises scout's budget: wirebot's block has no reason left, so apply lifts it
+    const raised = meterConfig(s.url, { users: users(5), metering: { blockAtBudget: true } });
+    expect(await plan(raised)).toEqual(["scout: max_budget: 0.006 → 5; blocked: true → false (no longer over its budget)"]);
+    await ensureAgentKeys(client, agentKeySpecs(raised, keys, await wantedKeyBlocks(host, raised)));
+    expect(scout().blocked).toBe(false);
+
+    // a key blocked by hand, for a reason wirebot cannot know, stays blocked
+    s.store.findKey(SAMPLE_AGENTS[2].key)!.blocked = true;
+    expect(await plan(raised)).toEqual([]);
+    await client.close();
   });
 
   it("never blocks without blockAtBudget, and reports state from integer arithmetic", async () => {

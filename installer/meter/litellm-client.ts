@@ -52,6 +52,8 @@ export interface KeyInfo {
   budget_reset_at: string | null;
   blocked: boolean | null;
   metadata: Record<string, unknown> | null;
+  /** the models the key may call; [] means every model the proxy serves */
+  models?: string[] | null;
 }
 
 export interface GenerateKeyRequest {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { captureLogger, meterConfig } from "../../test/litellm-standin/fixtures.ts";
 import { startStandin, type Standin } from "../../test/litellm-standin/server.ts";
 import { LiteLlmClient } from "./litellm-client.ts";
-import { agentKeySpecs, ensureAgentKeys, keyHashOf, resolveAgentHashes, sha256Hex } from "./litellm-keys.ts";
+import { agentKeySpecs, ensureAgentKeys, keyHashOf, planAgentKeys, resolveAgentHashes, sha256Hex } from "./litellm-keys.ts";
 
 let s: Standin;
 let client: LiteLlmClient;
@@ -37,6 +37,20 @@ describe("ensureAgentKeys", () => {
     // the key value went only into a request body: never a URL, never a log line
     expect(s.requests.join("\n")).not.toContain("sk-fake");
     expect(text()).not.toContain("sk-fake");
+  });
+
+  it("a key's models edited in LiteLLM are drift (compared as a set) and put back by the next run", async () => {
+    s = await startStandin();
+    client = new LiteLlmClient({ baseUrl: s.url, adminKey: s.masterKey });
+    const config = meterConfig(s.url, { users: [{ id: "scout", name: "Scout" }] });
+    await ensureAgentKeys(client, agentKeySpecs(config, KEYS));
+    s.store.findKey(KEYS.scout)!.models = ["gpt-4o", "o3"];
+    const plan = await planAgentKeys(client, agentKeySpecs(config, KEYS));
+    expect(plan.find((p) => p.agentId === "scout")).toMatchObject({ action: "update", drift: ["models: gpt-4o, o3 → gpt-4o-mini"] });
+    expect(plan.find((p) => p.agentId === "wirebot")!.action).toBe("unchanged");
+    expect((await ensureAgentKeys(client, agentKeySpecs(config, KEYS)))[0]!.outcome).toBe("updated");
+    expect(s.store.findKey(KEYS.scout)!.models).toEqual(["gpt-4o-mini"]);
+    expect((await planAgentKeys(client, agentKeySpecs(config, KEYS))).map((p) => p.action)).toEqual(["unchanged", "unchanged"]);
   });
 
   it("updates a changed budget in place", async () => {

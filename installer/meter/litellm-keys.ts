@@ -25,6 +25,8 @@ export interface AgentKeySpec {
   /** monthly budget in USD; null for none */
   monthlyUsd: number | null;
   models?: string[];
+  /** the blocked state wirebot wants (meter/key-blocks.ts); undefined leaves LiteLLM's as it is */
+  blocked?: boolean;
 }
 
 export interface AgentKeyResult {
@@ -34,13 +36,14 @@ export interface AgentKeyResult {
 }
 
 /** Agent specs from the config plus key values the caller took from the vault (agentId → sk-…). */
-export function agentKeySpecs(config: Config, keys: ReadonlyMap<string, string> | Record<string, string>): AgentKeySpec[] {
+export function agentKeySpecs(config: Config, keys: ReadonlyMap<string, string> | Record<string, string>, blocks: ReadonlyMap<string, boolean> = new Map()): AgentKeySpec[] {
   const get = (id: string) => (keys instanceof Map ? keys.get(id) : (keys as Record<string, string>)[id]);
   return meteredAgents(config).map((u) => {
     const key = get(u.id);
     if (key === undefined || !key.startsWith("sk-"))
       throw new WirebotError("config", "litellm.key-missing", `no LiteLLM virtual key for agent ${u.id}`, { hint: "run `wirebot apply` so the key is generated and stored in the vault" });
-    return { agentId: u.id, key, monthlyUsd: u.monthlyUsd, models: config.litellm.models };
+    const blocked = blocks.get(u.id);
+    return { agentId: u.id, key, monthlyUsd: u.monthlyUsd, models: config.litellm.models, ...(blocked !== undefined ? { blocked } : {}) };
   });
 }
 
@@ -58,6 +61,13 @@ export function keyDrift(info: KeyInfo, spec: AgentKeySpec): string[] {
   check("max_budget", info.max_budget, spec.monthlyUsd);
   check("budget_duration", info.budget_duration, spec.monthlyUsd === null ? null : BUDGET_DURATION);
   check("metadata.agent_id", meta["agent_id"], spec.agentId);
+  // as sets: LiteLLM keeps the list in the order it was given
+  if (spec.models !== undefined) {
+    const now = [...(info.models ?? [])].sort();
+    const want = [...spec.models].sort();
+    if (now.join("\n") !== want.join("\n")) out.push(`models: ${now.length ? now.join(", ") : "all"} → ${want.length ? want.join(", ") : "all"}`);
+  }
+  if (spec.blocked !== undefined && Boolean(info.blocked) !== spec.blocked) out.push(`blocked: ${Boolean(info.blocked)} → ${spec.blocked}${spec.blocked ? " (monthly budget spent)" : " (no longer over its budget)"}`);
   return out;
 }
 
@@ -106,7 +116,8 @@ export async function ensureAgentKeys(client: LiteLlmClient, specs: readonly Age
       log?.info({ agentId: spec.agentId, alias: keyAlias(spec.agentId) }, "registered LiteLLM key");
       out.push({ agentId: spec.agentId, keyHash, outcome: "created" });
     } else if (action === "update") {
-      await client.keyUpdate({ key: keyHash, key_alias: keyAlias(spec.agentId), ...budget, metadata: { ...(info?.metadata ?? {}), ...metadataFor(spec.agentId) } });
+      await client.keyUpdate({ key: keyHash, key_alias: keyAlias(spec.agentId), ...budget, metadata: { ...(info?.metadata ?? {}), ...metadataFor(spec.agentId) }, ...(spec.models ? { models: spec.models } : {}) });
+      if (spec.blocked !== undefined && Boolean(info?.blocked) !== spec.blocked) await client.keyBlock(keyHash, spec.blocked);
       log?.info({ agentId: spec.agentId, alias: keyAlias(spec.agentId) }, "updated LiteLLM key settings");
       out.push({ agentId: spec.agentId, keyHash, outcome: "updated" });
     } else {

@@ -5,6 +5,7 @@ import { CLOUDFLARE_TOKEN_VAR, LITELLM_MASTER_VAR, planSecrets } from "../config
 import { configError } from "../errors.ts";
 import type { LiveHooks } from "../engine/apply.ts";
 import { agentKeySpecs, ensureAgentKeys } from "../meter/litellm-keys.ts";
+import { wantedKeyBlocks } from "../meter/key-blocks.ts";
 import { SECRETS_UNIT, TUNNEL_UNIT } from "../config/units.ts";
 import { ensureWhatsAppPlugin } from "../channels/whatsapp-plugin.ts";
 import { needsRestart, parseSecretFile } from "../secrets/secret-file.ts";
@@ -112,7 +113,7 @@ export async function liveHooks(ctx: CommandContext, config: Config): Promise<Li
       const adminKey = env.get(`${PATHS.reconcileEnv}:${LITELLM_MASTER_VAR}`);
       if (!adminKey) throw configError("litellm.no-master-key", `${PATHS.reconcileEnv} has no ${LITELLM_MASTER_VAR} after the secrets pull`, { hint: "check secrets.map.LITELLM_MASTER_KEY and the vault" });
       const client = await ctx.services.litellm({ baseUrl: config.litellm.baseUrl, adminKey, log });
-      const results = await ensureAgentKeys(client, agentKeySpecs(config, keys), log);
+      const results = await ensureAgentKeys(client, agentKeySpecs(config, keys, await wantedKeyBlocks(ctx.host, config)), log);
       const changed = results.filter((r) => r.outcome !== "unchanged");
       ctx.io.err(`• LiteLLM keys: ${changed.length ? changed.map((r) => `${r.agentId} ${r.outcome}`).join(", ") : "all registered"}`);
     },

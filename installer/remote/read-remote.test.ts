@@ -1,66 +1,56 @@
-/** `wirebot plan` reads Cloudflare and LiteLLM (the real SDK and client over HTTP, against the stand-ins): drift made there is shown and exits 2; apply's own steps fix it; --local skips; unreachable exits 75. */
-import { mkdirSync, writeFileSync } from "node:fs";
+/**
+ * `wirebot plan` reads Cloudflare, LiteLLM and the runtime's plugins (the real SDK and client over HTTP,
+ * against the stand-ins, on a live box): drift made there is shown and exits 2; the real apply fixes it and
+ * the next plan is empty; --local skips; unreachable exits 75.
+ */
+import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import Cloudflare from "cloudflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCloudflareStandin, type CloudflareStandin } from "../../test/cloudflare-standin/server.ts";
+import { parse } from "yaml";
+import { BOX_SECRETS, startLiveBox, type LiveBox } from "../../test/support/live-box.ts";
 import { startStandin, type Standin } from "../../test/litellm-standin/server.ts";
+import type { CloudflareStandin } from "../../test/cloudflare-standin/server.ts";
 import { planCommand } from "../commands/plan.ts";
-import { resolveLayout } from "../config/layout.ts";
 import { parseConfig } from "../config/load.ts";
 import { EXIT, formatError } from "../errors.ts";
 import { failureOf } from "../cli-failure.ts";
-import { LiteLlmClient } from "../meter/litellm-client.ts";
-import { agentKeySpecs, ensureAgentKeys } from "../meter/litellm-keys.ts";
 import { readDriftRecord } from "../drift/record.ts";
 import { driftRecordCheck } from "../lifecycle/drift-status.ts";
-import { exampleText, removeDir, tempDir, testContext } from "../testing/harness.ts";
-import { provisionTunnel } from "../tunnel/cloudflare.ts";
-import { tunnelInputs } from "../tunnel/tunnel-inputs.ts";
+import { converge } from "../pipeline/converge.ts";
+import { exampleText, testContext } from "../testing/harness.ts";
 
-const ACCOUNT = "0123456789abcdef0123456789abcdef";
-const ZONE = "fedcba9876543210fedcba9876543210";
-const CF_TOKEN = "cf-api-token-NEVER-PRINTED-0987654321";
-const AGENT_KEYS: Record<string, string> = { alice: "sk-alice-NEVER-PRINTED-111", bob: "sk-bob-NEVER-PRINTED-222", carol: "sk-carol-NEVER-PRINTED-333", wirebot: "sk-wirebot-NEVER-PRINTED-444" };
-
+let box: LiveBox;
 let cf: CloudflareStandin;
 let ll: Standin;
 let root: string;
 let text: string;
 
 beforeAll(async () => {
-  cf = await startCloudflareStandin({ apiToken: CF_TOKEN, accounts: [ACCOUNT], zones: [{ id: ZONE, name: "wirebot.example.org" }] });
-  ll = await startStandin();
-  root = tempDir("wb-remote-plan-");
-  text = exampleText("three-users")
-    .replace(/  backend: bitwarden\n  bitwarden:\n.*\n.*\n/, "  backend: file\n  file: { path: /etc/wirebot/dev-secrets.yaml }\n")
-    .replace('baseUrl: "http://127.0.0.1:4000"', `baseUrl: "${ll.url}"`)
+  box = await startLiveBox();
+  ({ cf, litellm: ll, root } = box);
+  text = box
+    .boxText(exampleText("three-users"))
     .replace("zoneId: fedcba9876543210fedcba9876543210 }", "zoneId: fedcba9876543210fedcba9876543210, access: { enabled: true, emails: [ops@example.org] } }");
-  mkdirSync(path.join(root, "etc/wirebot"), { recursive: true });
   writeFileSync(path.join(root, "etc/wirebot/wirebot.yaml"), text);
-  const vault = { "wirebot/cloudflare-api-token": CF_TOKEN, "wirebot/litellm-master-key": ll.masterKey, ...Object.fromEntries(Object.entries(AGENT_KEYS).map(([id, k]) => [`wirebot/litellm-key/${id}`, k])) };
-  writeFileSync(path.join(root, "etc/wirebot/dev-secrets.yaml"), Object.entries(vault).map(([k, v]) => `${k}: "${v}"`).join("\n") + "\n", { mode: 0o600 });
 });
 
 afterAll(async () => {
-  await cf.stop();
-  await ll.close();
-  removeDir(root);
+  if (ll !== box.litellm) await ll.close();
+  await box.close();
 });
 
-/** What apply's tunnel and keys steps run (commands/integrations.ts), with the same inputs. */
-async function applyRemote(): Promise<void> {
-  const config = parseConfig(text, "t");
-  await provisionTunnel({ client: new Cloudflare({ apiToken: CF_TOKEN, baseURL: cf.baseURL, maxRetries: 0 }), ...tunnelInputs(config, resolveLayout(config))! });
-  const client = new LiteLlmClient({ baseUrl: ll.url, adminKey: ll.masterKey });
-  await ensureAgentKeys(client, agentKeySpecs(config, AGENT_KEYS));
-  await client.close();
+/** The real apply on the box: the converge `wirebot apply` runs (tunnel, Access, keys, plugin, secrets, units, verify). */
+async function apply(): Promise<void> {
+  await converge(box.context(), parseConfig(text, "t"), text, {});
 }
 
+/** Every secret value the box holds: the admin credentials, and every key the vault has (apply generates the agents'). */
+const secretValues = () => [...Object.values(BOX_SECRETS), ...Object.values(parse(readFileSync(path.join(root, "etc/wirebot/dev-secrets.yaml"), "utf8")) as Record<string, string>)];
+const agentKey = (id: string) => (parse(readFileSync(path.join(root, "etc/wirebot/dev-secrets.yaml"), "utf8")) as Record<string, string>)[`wirebot/litellm-key/${id}`]!;
+
 async function runPlan(opts: { json?: boolean; local?: boolean; record?: boolean } = {}, now?: Date) {
-  const ctx = testContext(root, { env: { CLOUDFLARE_BASE_URL: cf.baseURL } });
+  const ctx = box.context();
   if (now) ctx.host.now = () => now;
-  ctx.remote = true;
   let code: number;
   try {
     code = await planCommand(ctx, { exitCode: true, ...opts });
@@ -70,30 +60,36 @@ async function runPlan(opts: { json?: boolean; local?: boolean; record?: boolean
     code = f.exitCode;
   }
   const all = ctx.io.text();
-  for (const secret of [CF_TOKEN, ll.masterKey, ...Object.values(AGENT_KEYS)]) expect(all).not.toContain(secret);
+  for (const secret of secretValues()) expect(all).not.toContain(secret);
   return { code, out: ctx.io.stdout.join("\n"), all, json: opts.json && code !== EXIT.tempFail ? (JSON.parse(ctx.io.stdout[0]!) as any) : null };
 }
 
 describe("wirebot plan, remote part", () => {
-  it("before the first apply: the tunnel, its DNS, Access and every key are to be created; exit 2", async () => {
+  it("before the first apply: the tunnel, its DNS, Access, every key and the WhatsApp plugin are to be created; exit 2", async () => {
     const r = await runPlan();
     expect(r.code).toBe(EXIT.pending);
     expect(r.out).toContain("+ Cloudflare tunnel wirebot");
     expect(r.out).toContain("+ Cloudflare dns helm.wirebot.example.org");
-    expect(r.out).toContain("+ LiteLLM key wirebot/alice: not registered in LiteLLM");
+    expect(r.out).toContain("+ LiteLLM key wirebot/alice: new key (generated into the vault by apply)");
+    expect(r.out).toContain("+ runtime plugin @openclaw/whatsapp: absent → 2026.9.6 (a user has a WhatsApp channel)");
   });
 
-  it("after apply: local aside, the remote part is empty", async () => {
-    await applyRemote();
+  it("after apply: local and remote, nothing left to do", async () => {
+    await apply();
     const r = await runPlan({ json: true });
-    expect(r.json.remote).toEqual({ read: ["cloudflare", "litellm"], skipped: [], changes: [] });
+    expect(r.json.remote).toEqual({ read: ["runtime", "cloudflare", "litellm"], skipped: [], changes: [] });
+    expect(r.json.changes).toEqual([]);
+    expect(r.code).toBe(EXIT.ok);
   });
 
-  it("a DNS record deleted, an Access policy edited and a key's budget changed by hand: exactly those, exit 2; apply fixes them; the next plan is empty", async () => {
+  it("a DNS record deleted, an Access policy edited, a key's budget and models changed by hand, the WhatsApp plugin deleted: exactly those, exit 2; the real apply fixes them; the next plan is empty", async () => {
     const i = cf.records.findIndex((rec) => rec.name === "api.wirebot.example.org");
     cf.records.splice(i, 1);
     cf.policies[0]!.include = [{ email: { email: "intruder@example.net" } }];
-    ll.store.findKey(AGENT_KEYS["alice"]!)!.max_budget = 500;
+    ll.store.findKey(agentKey("alice"))!.max_budget = 500;
+    ll.store.findKey(agentKey("bob"))!.models = ["o3"];
+    // someone "cleans up" the runtime's node_modules
+    rmSync(path.join(root, "opt/wirebot/runtime/openclaw-2026.9.6/node_modules/@openclaw/whatsapp"), { recursive: true });
 
     const r = await runPlan({ json: true });
     expect(r.code).toBe(EXIT.pending);
@@ -101,14 +97,18 @@ describe("wirebot plan, remote part", () => {
       "cloudflare create dns api.wirebot.example.org",
       "cloudflare update access-policy wirebot wirebot helm allowlist",
       "litellm update key wirebot/alice",
+      "litellm update key wirebot/bob",
+      "runtime create plugin @openclaw/whatsapp",
     ]);
-    expect(r.json.remote.changes.find((c: any) => c.kind === "key").detail).toBe("max_budget: 500 → 20");
-    const text = await runPlan();
-    expect(text.out).toContain("~ LiteLLM key wirebot/alice: max_budget: 500 → 20");
+    expect(r.json.remote.changes.find((c: any) => c.name === "wirebot/alice").detail).toBe("max_budget: 500 → 20");
+    expect(r.json.remote.changes.find((c: any) => c.name === "wirebot/bob").detail).toBe("models: o3 → claude-haiku-3-5, gpt-4o-mini");
+    const shown = await runPlan();
+    expect(shown.out).toContain("~ LiteLLM key wirebot/alice: max_budget: 500 → 20");
 
-    await applyRemote();
+    await apply();
     const after = await runPlan({ json: true });
     expect(after.json.remote.changes).toEqual([]);
+    expect(after.code).toBe(EXIT.ok);
   });
 
   it("--local reads neither system; a --root tree is not read unless asked", async () => {
@@ -125,7 +125,9 @@ describe("wirebot plan, remote part", () => {
     const config = parseConfig(`${text}\ndrift: { schedule: hourly }\n`, "t");
     const t1 = new Date("2026-12-07T10:00:00Z");
     const t2 = new Date("2026-12-07T11:00:00Z");
-    ll.store.findKey(AGENT_KEYS["bob"]!)!.max_budget = 77;
+    ll.store.findKey(agentKey("bob"))!.max_budget = 77;
+    // and a local change: a user's directory opened up by hand
+    chmodSync(path.join(root, "data/wirebot/users/alice"), 0o755);
     expect((await runPlan({ record: true }, t1)).code).toBe(EXIT.pending);
     const first = (await readDriftRecord(testContext(root).host))!;
     const bob = first.drift.find((d) => d.where === "litellm")!;
@@ -154,8 +156,12 @@ describe("wirebot plan, remote part", () => {
       expect(failed.drift).toEqual(second.drift);
       expect((await driftRecordCheck(ctx.host, config))!.summary).toMatch(/^last check failed \(remote\.unreachable: LiteLLM did not answer/);
     } finally {
-      ll = await startStandin({ masterKey: ll.masterKey });
-      await applyRemote().catch(() => undefined);
+      // LiteLLM back (on a new port, as after a redeploy): the box's config follows it
+      const back = await startStandin({ masterKey: ll.masterKey });
+      text = text.replace(`baseUrl: "${ll.url}"`, `baseUrl: "${back.url}"`);
+      ll = back;
+      writeFileSync(path.join(root, "etc/wirebot/wirebot.yaml"), text);
+      await apply().catch(() => undefined);
     }
   });
 

@@ -1,10 +1,11 @@
-/** A plan's remote part: what Cloudflare and LiteLLM hold that differs from wirebot.yaml, as text and as JSON. Pure. */
+/** A plan's remote part: what Cloudflare, LiteLLM and the runtime's plugins hold that differs from wirebot.yaml, as text and as JSON. Pure. */
 
-export type RemoteSystem = "cloudflare" | "litellm";
+/** `runtime`: packages apply installs into the pinned runtime (the WhatsApp plugin), read from its directory */
+export type RemoteSystem = "cloudflare" | "litellm" | "runtime";
 
 export interface RemoteChange {
   system: RemoteSystem;
-  /** tunnel, ingress, dns, access-app, access-policy; key */
+  /** tunnel, ingress, dns, access-app, access-policy; key; plugin */
   kind: string;
   /** the object's name there: a hostname, an Access app's name, a key alias */
   name: string;
@@ -22,7 +23,7 @@ export interface RemotePlan {
 }
 
 const SIGN = { create: "+", update: "~", delete: "-" } as const;
-const LABEL: Record<RemoteSystem, string> = { cloudflare: "Cloudflare", litellm: "LiteLLM" };
+const LABEL: Record<RemoteSystem, string> = { cloudflare: "Cloudflare", litellm: "LiteLLM", runtime: "runtime" };
 
 export function formatRemotePlan(r: RemotePlan): string {
   const lines: string[] = [];

@@ -937,7 +937,7 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
       return { code: r.code, doc: JSON.parse(r.stdout) as { changes: unknown[]; remote: { read: string[]; changes: { system: string; action: string; kind: string; name: string; detail?: string }[] } } };
     };
     const clean = await planJson();
-    expect(clean.doc.remote.read).toEqual(cloudflare ? ["cloudflare", "litellm"] : ["litellm"]);
+    expect(clean.doc.remote.read).toEqual(cloudflare ? ["runtime", "cloudflare", "litellm"] : ["runtime", "litellm"]);
     expect([clean.code, clean.doc.changes, clean.doc.remote.changes]).toEqual([0, [], []]);
 
     // What someone does in the dashboards: a DNS record deleted, an agent's budget raised.

@@ -28,6 +28,8 @@ const ACCOUNT = "0123456789abcdef0123456789abcdef";
 const ZONE = "fedcba9876543210fedcba9876543210";
 const API_TOKEN = "cf-box-api-token-0123456789";
 const MASTER_KEY = "sk-box-master-0123456789";
+/** The admin credentials the box's vault holds: no output may ever contain them. */
+export const BOX_SECRETS = { cloudflareApiToken: API_TOKEN, litellmMasterKey: MASTER_KEY } as const;
 const NPM_CLI = "/usr/lib/node_modules/npm/bin/npm-cli.js";
 
 export type BoxContext = CommandContext & { io: ReturnType<typeof captureIo> };
@@ -115,7 +117,9 @@ export async function startLiveBox(opts: LiveBoxOptions = {}): Promise<LiveBox> 
     const scripted = opts.loopback?.(url, init);
     if (scripted) return scripted;
     if (scripted === null || down.has(Number(url.port))) throw new TypeError("fetch failed", { cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }) });
-    // a gateway's {ok:true} and the meter's {status:"ok"}: each probe compares only its own fields
+    // Health probes are the box's to answer (a gateway's {ok:true}, the meter's {ok:true, status:"ok"});
+    // anything else on loopback is a real server, or a dead port.
+    if (url.pathname !== "/health") return fetch(input, init);
     return Response.json({ ok: true, status: "ok" });
   };
   let clock = Date.now();
@@ -156,9 +160,10 @@ export async function startLiveBox(opts: LiveBoxOptions = {}): Promise<LiveBox> 
         )
         .replace(/baseUrl: "http:\/\/127\.0\.0\.1:4000"/, `baseUrl: "${litellm.url}"`),
     async close() {
-      await cf.stop();
-      await litellm.close();
-      await bitwarden?.standin.close();
+      // a test may have stopped a stand-in itself (LiteLLM down)
+      await cf.stop().catch(() => undefined);
+      await litellm.close().catch(() => undefined);
+      await bitwarden?.standin.close().catch(() => undefined);
       rmSync(root, { recursive: true, force: true });
     },
   };
