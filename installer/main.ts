@@ -321,7 +321,10 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void, au
       const ctx = await ctxFor(o.root);
       const { config } = await (await import("./pipeline/context.ts")).loadConfig(ctx, o.config);
       const { secretsPullCommand } = await import("./commands/secrets.ts");
-      await run(() => secretsPullCommand({ ...(o.root ? { root: o.root } : {}), allowNonTmpfs: Boolean(o.allowNonTmpfs), ...(ctx.lock ? { lock: ctx.lock } : {}) }, config, ctx.host, ctx.io))();
+      // the logger and the vault client come from the composition root, like every command's
+      const logger = await ctx.services.logger("wirebot-secrets");
+      const deps = { logger, open: () => ctx.services.vault(config, ctx.io, logger) };
+      await run(() => secretsPullCommand({ ...(o.root ? { root: o.root } : {}), allowNonTmpfs: Boolean(o.allowNonTmpfs), ...(ctx.lock ? { lock: ctx.lock } : {}) }, config, ctx.host, ctx.io, deps))();
     });
 
   secrets

@@ -22,15 +22,16 @@ export interface RuntimeCommand {
  * keys its config references). Files written by the CLI (WhatsApp credentials) must belong to the
  * service user, or the gateway cannot read them: hence the uid switch on the live box.
  */
-export async function resolveRuntimeCommand(host: Host, layout: Pick<Layout, "nodeBin" | "gatewayEntry">, g: GatewayLayout): Promise<RuntimeCommand> {
+/** `live`: the context manages this box (ctx.live), so the command runs as the gateway's service user when we are root. */
+export async function resolveRuntimeCommand(host: Host, layout: Pick<Layout, "nodeBin" | "gatewayEntry">, g: GatewayLayout, live: boolean): Promise<RuntimeCommand> {
   const envText = await host.readFile(g.envFile);
   const secrets = envText ? Object.fromEntries(parseEnvFile(envText.toString("utf8"))) : {};
   const nodeBin = host.resolve(layout.nodeBin);
   const stateDir = host.resolve(g.stateDir);
   const env = buildRuntimeEnv(nodeBin, stateDir, host.resolve(g.configPath), { ...secrets, OPENCLAW_GATEWAY_PORT: String(g.port) });
-  const live = host.root === "/" && process.getuid?.() === 0;
-  const asUser = live ? await host.lookupUser(g.serviceUser) : null;
-  if (live && !asUser)
+  const asRoot = live && process.getuid?.() === 0;
+  const asUser = asRoot ? await host.lookupUser(g.serviceUser) : null;
+  if (asRoot && !asUser)
     throw preflightError("channels.no-service-user", `the service user '${g.serviceUser}' of ${g.unit} does not exist`, { hint: "run `wirebot apply` (systemd-sysusers creates it)" });
   return { nodeBin, entry: host.resolve(layout.gatewayEntry), cwd: stateDir, env, asUser };
 }

@@ -61,7 +61,7 @@ export async function channelsLoginCommand(ctx: CommandContext, args: ChannelsLo
   if (!(await ctx.host.stat(`${whatsappPluginDir(layout)}/package.json`)))
     throw preflightError("channels.no-whatsapp-plugin", `the WhatsApp plugin is not installed in ${layout.runtimeDir}`, { hint: "run `wirebot apply`: it installs @openclaw/whatsapp when a user has a WhatsApp channel" });
 
-  const cmd = await resolveRuntimeCommand(ctx.host, layout, g);
+  const cmd = await resolveRuntimeCommand(ctx.host, layout, g, ctx.live);
   const where = g.kind === "shared" ? `the shared gateway (its one WhatsApp number serves ${g.users.filter((u) => u.channels.whatsapp).map((u) => u.id).join(", ")})` : `${user.id}'s own gateway`;
   ctx.io.err(`• linking WhatsApp for ${where}, account ${WHATSAPP_ACCOUNT}; ${user.id} then writes to that number from ${user.channels.whatsapp.peer}`);
   const flow = deps.startLogin ? deps.startLogin(cmd, WHATSAPP_ACCOUNT) : spawnWhatsAppLogin(ctx.host, cmd, WHATSAPP_ACCOUNT);
@@ -104,7 +104,7 @@ export async function channelsStatusCommand(ctx: CommandContext, args: { json?: 
     let accounts: ChannelAccountStatus[] = [];
     let gatewayError: string | null = null;
     try {
-      const r = await read(ctx.host, await resolveRuntimeCommand(ctx.host, layout, g));
+      const r = await read(ctx.host, await resolveRuntimeCommand(ctx.host, layout, g, ctx.live));
       const parsed = parseChannelsStatus(r.stdout);
       accounts = parsed.accounts;
       gatewayError = parsed.gatewayError ?? (r.code !== 0 ? `exit ${r.code}: ${r.stderr.trim().split("\n")[0] ?? ""}` : null);
