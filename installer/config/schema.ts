@@ -125,6 +125,25 @@ export const ConfigSchema = z
         blockAtBudget: z.boolean().default(false),
       })
       .prefault({}),
+    /** Tool-call traces (docs/transparency.md): how long they are kept, and what is masked before they are stored. */
+    transparency: z
+      .strictObject({
+        retention: z
+          .strictObject({
+            days: z.number().int().min(1).max(3650).default(90),
+            maxRows: z.number().int().min(1000).max(100_000_000).default(1_000_000),
+          })
+          .prefault({}),
+        redact: z
+          .strictObject({
+            /** value shapes masked in params and results, besides every secret value the box holds */
+            patterns: z.array(z.enum(["card", "iban", "email", "phone", "token"])).default(["card", "iban", "email", "phone", "token"]),
+            /** params and results longer than this (UTF-8 bytes of their JSON) are cut */
+            maxFieldBytes: z.number().int().min(256).max(1_048_576).default(4096),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
     /** Optional drift check: a systemd timer runs `wirebot plan --record` (local and remote) on this OnCalendar= schedule. */
     drift: z
       .strictObject({

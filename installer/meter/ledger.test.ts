@@ -2,6 +2,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { loadSampleRows, SAMPLE_AGENTS } from "../../test/litellm-standin/generate.ts";
 import { renderRow } from "../../test/litellm-standin/server.ts";
@@ -16,7 +17,7 @@ const tmp = () => path.join(mkdtempSync(path.join(tmpdir(), "wb-ledger-")), "led
 const sampleEvents = () => loadSampleRows().map((r) => parseSpendRow(renderRow(r, "v2")));
 
 describe("migrations", () => {
-  it("creates the schema at user_version 1 in WAL mode, and a second migrate is a no-op", () => {
+  it("creates the schema at the latest user_version (2: traces) in WAL mode, and a second migrate is a no-op", () => {
     const file = tmp();
     const db = openLedgerDb(file);
     expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.at(-1)!.version);
@@ -25,10 +26,24 @@ describe("migrations", () => {
     expect(db.pragma("cache_size", { simple: true })).toBe(-LEDGER_CACHE_KIB);
     expect(LEDGER_CACHE_KIB).toBeLessThan(16_000);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(["agent_keys", "budget_events", "spend_anomalies", "spend_daily", "spend_events", "sync_state"]);
-    expect(migrate(db)).toBe(1);
+    expect(tables).toEqual(["agent_keys", "budget_events", "spend_anomalies", "spend_daily", "spend_events", "sync_state", "trace_counts", "traces"]);
+    expect(migrate(db)).toBe(2);
     db.close();
-    expect(openLedgerDb(file).pragma("user_version", { simple: true })).toBe(1);
+    expect(openLedgerDb(file).pragma("user_version", { simple: true })).toBe(2);
+  });
+
+  it("a v1 ledger (an earlier wirebot's) gains the trace tables and keeps its rows", () => {
+    const file = tmp();
+    const db = new Database(file);
+    db.pragma("journal_mode = WAL");
+    migrate(db, MIGRATIONS.slice(0, 1));
+    db.prepare("INSERT INTO sync_state (instance_id, watermark_ms) VALUES ('i', 42)").run();
+    db.close();
+    const up = openLedgerDb(file);
+    expect(up.pragma("user_version", { simple: true })).toBe(2);
+    expect(up.prepare("SELECT watermark_ms FROM sync_state").pluck().get()).toBe(42);
+    expect(up.prepare("SELECT count(*) FROM traces").pluck().get()).toBe(0);
+    up.close();
   });
 
   it("refuses a ledger from a newer wirebot", () => {

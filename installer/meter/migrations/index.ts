@@ -1,6 +1,7 @@
 /** The ordered list of ledger migrations; append only, never edit one that has shipped. */
 import type { Db } from "../db.ts";
 import m0001 from "./0001-init.ts";
+import m0002 from "./0002-traces.ts";
 
 export interface Migration {
   version: number;
@@ -8,4 +9,4 @@ export interface Migration {
   up(db: Db): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0001];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002];
