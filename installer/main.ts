@@ -274,6 +274,43 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void, au
       await run(() => usageCommand({ ...rest, ...(root ? { root } : {}) }, config, ctx.io))();
     });
 
+  const traceCmd = program
+    .command("trace")
+    .description("tool calls of every agent from the ledger: allowed and denied, params and results redacted (docs/transparency.md)");
+  traceCmd
+    .command("list", { isDefault: true })
+    .description("list tool calls, oldest first; --follow keeps printing new ones")
+    .option("--agent <id>", "one agent only")
+    .option("--since <time>", "an ISO time, or a duration back from now: 15m, 24h, 7d")
+    .option("--tool <name>", "one tool only (read, exec, tool_call, …)")
+    .option("--denied", "denied calls only")
+    .option("--limit <n>", "the last n calls (default 1000)")
+    .option("--follow", "keep printing calls as they are recorded (Ctrl-C stops)")
+    .option("--json", "JSON output")
+    .option("--csv", "CSV output")
+    .addOption(configOption())
+    .addOption(rootOption())
+    .action(async (o: { agent?: string; since?: string; tool?: string; denied?: boolean; limit?: string; follow?: boolean; json?: boolean; csv?: boolean; config?: string; root?: string }) => {
+      const ctx = await ctxFor(o.root);
+      const { config } = await (await import("./pipeline/context.ts")).loadConfig(ctx, o.config);
+      const { config: _c, root: _r, ...rest } = o;
+      const { traceCommand } = await import("./commands/trace.ts");
+      await run(() => traceCommand(rest, config, ctx.io, ctx.host))();
+    });
+  traceCmd
+    .command("token")
+    .description("print USER's trace read token: with it the API's /v1/traces returns that user's tool calls and nobody else's")
+    .argument("<user>", "user id")
+    .option("--json", "JSON output")
+    .addOption(configOption())
+    .addOption(rootOption())
+    .action(async (user: string, o: { json?: boolean; config?: string; root?: string }) => {
+      const ctx = await ctxFor(o.root);
+      const { config } = await (await import("./pipeline/context.ts")).loadConfig(ctx, o.config);
+      const { traceTokenCommand } = await import("./commands/trace.ts");
+      await run(() => traceTokenCommand({ user, ...(o.json ? { json: true } : {}) }, config, ctx.io, ctx.host))();
+    });
+
   const auditCmd = program.command("audit").description("what was done to this box, by whom (append-only, hash-chained: /var/log/wirebot/audit.jsonl)");
   auditCmd
     .command("list", { isDefault: true })

@@ -30,14 +30,14 @@ const csvCell = (v: string | number) => (typeof v === "number" || /^[\w.:/()-]*$
  * The ledger is the wirebot user's (0600 under /var/lib/wirebot 0700), so as an operator types it this runs
  * under sudo; anyone else is told so, instead of SQLite's "unable to open database file".
  */
-async function assertLedgerReadable(host: Host): Promise<void> {
+export async function assertLedgerReadable(host: Host, command = "usage"): Promise<void> {
   try {
     const chunks = await host.readFileStream(PATHS.ledger);
     if (chunks) for await (const _ of chunks) break;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== "EACCES" && code !== "EPERM") throw e;
-    throw usageError("usage.ledger-unreadable", `cannot read the ledger ${host.resolve(PATHS.ledger)}: permission denied`, "run it as root (`sudo wirebot usage …`): only root and the wirebot user can read the ledger");
+    throw usageError(`${command}.ledger-unreadable`, `cannot read the ledger ${host.resolve(PATHS.ledger)}: permission denied`, `run it as root (\`sudo wirebot ${command} …\`): only root and the wirebot user can read the ledger`);
   }
 }
 

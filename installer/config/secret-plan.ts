@@ -2,6 +2,7 @@
 import { GATEWAY_TOKEN_VAR, litellmKeyVar, PATHS, SERVICE_USER, SYSTEM_AGENT_ID, type Layout } from "./layout.ts";
 import type { Config } from "./schema.ts";
 import { ownBotVar, SHARED_BOT_VAR } from "./telegram-bots.ts";
+import { TRACE_TOKEN_VAR, traceLabel } from "../transparency/tokens.ts";
 
 /** What to generate when the vault lacks the secret (never rotated once stored). */
 export type Generator = "token" | "litellm-key";
@@ -10,6 +11,8 @@ export interface SecretNeed {
   envVar: string;
   vaultName: string;
   generate?: Generator;
+  /** not the vault's value but a token derived from it with this label (transparency/tokens.ts) */
+  derive?: string;
 }
 
 export interface EnvFilePlan {
@@ -43,7 +46,7 @@ export const TELEGRAM_TOKEN_VAR = SHARED_BOT_VAR;
 export const LITELLM_MASTER_VAR = "LITELLM_MASTER_KEY";
 export const CLOUDFLARE_TOKEN_VAR = "CLOUDFLARE_API_TOKEN";
 export const API_TOKEN_VAR = "WIREBOT_API_TOKEN";
-const RESERVED = new Set([TELEGRAM_TOKEN_VAR, LITELLM_MASTER_VAR, CLOUDFLARE_TOKEN_VAR, API_TOKEN_VAR, GATEWAY_TOKEN_VAR, "TUNNEL_TOKEN"]);
+const RESERVED = new Set([TELEGRAM_TOKEN_VAR, LITELLM_MASTER_VAR, CLOUDFLARE_TOKEN_VAR, API_TOKEN_VAR, GATEWAY_TOKEN_VAR, TRACE_TOKEN_VAR, "TUNNEL_TOKEN"]);
 
 /** A dedicated user's own Telegram bot token: one poller per token, so never the shared bot's. */
 export const dedicatedTelegramVar = ownBotVar;
@@ -58,6 +61,8 @@ export function planSecrets(c: Config, l: Layout): SecretPlan {
   const fromMap = (envVar: string, mapKey = envVar): SecretNeed | null =>
     map[mapKey] === undefined ? null : { envVar, vaultName: map[mapKey]! };
   const agentKey = (id: string) => named(litellmKeyVar(id), `wirebot/litellm-key/${id}`, "litellm-key");
+  // A gateway's trace plugin sends with a token derived from the API token: no vault entry per gateway.
+  const traceToken = (gatewayId: string): SecretNeed => ({ ...named(API_TOKEN_VAR, "wirebot/api-token", "token"), envVar: TRACE_TOKEN_VAR, derive: traceLabel(gatewayId) });
   const extras = Object.keys(map)
     .filter((v) => !RESERVED.has(v) && !v.startsWith(`${TELEGRAM_TOKEN_VAR}_`) && !v.startsWith("LITELLM_KEY_"))
     .map((v) => ({ envVar: v, vaultName: map[v]! }));
@@ -65,7 +70,7 @@ export function planSecrets(c: Config, l: Layout): SecretPlan {
   const envFiles: EnvFilePlan[] = [];
   if (l.shared) {
     // The agents' keys are not in the environment: a user added later must reach the running gateway.
-    const vars: SecretNeed[] = [named(GATEWAY_TOKEN_VAR, "wirebot/gateway-token", "token")];
+    const vars: SecretNeed[] = [named(GATEWAY_TOKEN_VAR, "wirebot/gateway-token", "token"), traceToken(l.shared.id)];
     const tg = fromMap(TELEGRAM_TOKEN_VAR);
     if (tg && l.shared.users.some((u) => u.channels.telegram)) vars.push(tg);
     envFiles.push({ path: PATHS.gatewayEnv, consumer: l.shared.unit, vars: [...vars, ...extras], format: "env" });
@@ -77,6 +82,7 @@ export function planSecrets(c: Config, l: Layout): SecretPlan {
     const vars: SecretNeed[] = [
       { envVar: GATEWAY_TOKEN_VAR, vaultName: map[`${GATEWAY_TOKEN_VAR}_${u.id.toUpperCase().replace(/-/g, "_")}`] ?? `wirebot/gateway-token/${u.id}`, generate: "token" },
       agentKey(u.id),
+      traceToken(g.id),
     ];
     const tg = fromMap(TELEGRAM_TOKEN_VAR, dedicatedTelegramVar(u.id));
     if (tg && u.channels.telegram) vars.push(tg);

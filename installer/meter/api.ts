@@ -9,6 +9,8 @@ import { readBudgets } from "./budgets.ts";
 import type { DriftReport } from "./drift.ts";
 import { UNATTRIBUTED, type Ledger, type UsageRow } from "./ledger.ts";
 import { formatUsd } from "./money.ts";
+import type { TraceApi } from "./trace-api.ts";
+import type { StoredTrace, TraceFilter } from "./traces.ts";
 
 export interface ApiDeps {
   ledger: Ledger;
@@ -18,6 +20,8 @@ export interface ApiDeps {
   now?: () => number;
   /** the last drift check, if any */
   lastDrift?: () => readonly DriftReport[];
+  /** the trace routes (POST and GET /v1/traces); absent: 404 */
+  traces?: TraceApi;
   log?: Logger;
 }
 
@@ -135,7 +139,59 @@ export function renderMetrics(deps: ApiDeps, nowMs: number): string {
   family("wirebot_spend_anomalies_total", "counter", "request_ids reused with different content (kept apart, never merged).", [[{}, ledger.anomalyCount()]]);
   const drift = deps.lastDrift?.() ?? [];
   family("wirebot_drift_usd", "gauge", "Ledger minus LiteLLM key spend for the key's budget period, USD.", drift.map((d) => [{ agent: d.agentId }, d.diffNusd / 1e9]));
+  if (deps.traces)
+    family("wirebot_tool_calls_total", "counter", "Tool calls traced, by agent, tool and action (allow or deny).", deps.traces.store.counters().map((c) => [{ agent: c.agentId, tool: c.tool, action: c.action }, c.n]));
   return lines.join("\n") + "\n";
+}
+
+const bearer = (req: IncomingMessage): string | null => {
+  const h = req.headers["authorization"];
+  return typeof h === "string" && h.startsWith("Bearer ") ? h.slice(7).trim() : null;
+};
+
+/** A trace as the API and `wirebot trace --json` give it. */
+export const traceJson = (t: StoredTrace) => ({
+  id: t.traceId, at: new Date(t.atMs).toISOString(), row: t.row, gateway: t.gateway, agent: t.agentId, tool: t.tool, action: t.action, reason: t.reason,
+  durationMs: t.durationMs, params: t.params, result: t.result, error: t.error, session: t.sessionKey, channel: t.channel, requester: t.requester,
+  run: t.runId, toolCallId: t.toolCallId, parent: t.parentId,
+});
+
+/** Query → filter, shared with `wirebot trace`: since is an ISO time or a duration back from now (15m, 24h, 7d). */
+export function parseTraceQuery(q: { agent?: string | null; since?: string | null; tool?: string | null; denied?: string | null; after?: string | null; limit?: string | null }, nowMs: number): TraceFilter & { agent: string | null } {
+  const agent = q.agent || null;
+  if (agent !== null && !USER_ID_RE.test(agent)) throw new ApiError(400, "bad_request", `agent must be an agent id, got '${agent}'`);
+  const f: TraceFilter & { agent: string | null } = { agent };
+  if (q.since) {
+    const d = /^(\d+)([smhd])$/.exec(q.since);
+    const t = d ? nowMs - Number(d[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[d[2] as "s" | "m" | "h" | "d"] : Date.parse(q.since);
+    if (Number.isNaN(t)) throw new ApiError(400, "bad_request", `since must be an ISO time or a duration such as 15m, 24h, 7d; got '${q.since}'`);
+    f.sinceMs = t;
+  }
+  if (q.tool) f.tool = q.tool;
+  if (q.denied === "true" || q.denied === "1") f.action = "deny";
+  if (q.after) {
+    if (!/^\d+$/.test(q.after)) throw new ApiError(400, "bad_request", `after must be a row number, got '${q.after}'`);
+    f.afterRow = Number(q.after);
+  }
+  if (q.limit) {
+    if (!/^\d+$/.test(q.limit) || Number(q.limit) < 1 || Number(q.limit) > 10_000) throw new ApiError(400, "bad_request", `limit must be 1 to 10000, got '${q.limit}'`);
+    f.limit = Number(q.limit);
+  }
+  return f;
+}
+
+function readTraces(deps: ApiDeps, req: IncomingMessage, url: URL, now: number): Reply {
+  const api = deps.traces!;
+  const token = bearer(req);
+  const who = token === null ? null : api.principal(token);
+  if (who === null) throw new ApiError(401, "unauthorized", "missing or wrong bearer token (the operator's WIREBOT_API_TOKEN, or a user's trace read token)");
+  if (who.kind === "gateway") throw new ApiError(403, "forbidden", "a gateway's trace token may send traces, not read them");
+  const p = url.searchParams;
+  const f = parseTraceQuery({ agent: p.get("agent"), since: p.get("since"), tool: p.get("tool"), denied: p.get("denied"), after: p.get("after"), limit: p.get("limit") }, now);
+  if (who.kind === "user" && f.agent !== null && f.agent !== who.agentId) throw new ApiError(403, "forbidden", `this read token is ${who.agentId}'s: it reads that agent's traces only`);
+  const agents = who.kind === "user" ? [who.agentId] : f.agent !== null ? [f.agent] : undefined;
+  const traces = api.store.list({ ...f, ...(agents ? { agents } : {}) });
+  return { json: { traces: traces.map(traceJson), next: traces.at(-1)?.row ?? f.afterRow ?? 0 } };
 }
 
 function authorized(req: IncomingMessage, token: string): boolean {
@@ -151,10 +207,11 @@ export function handle(deps: ApiDeps, req: IncomingMessage): Reply {
   const now = (deps.now ?? Date.now)();
   const url = new URL(req.url ?? "/", "http://127.0.0.1");
   const path = url.pathname.replace(/\/+$/, "") || "/";
-  const routes = ["/health", "/v1/agents", "/v1/usage", "/metrics"];
+  const routes = ["/health", "/v1/agents", "/v1/usage", "/metrics", ...(deps.traces ? ["/v1/traces"] : [])];
   if (!routes.includes(path)) throw new ApiError(404, "not_found", `no route ${path}`);
-  if (req.method !== "GET" && req.method !== "HEAD") throw new ApiError(405, "method_not_allowed", `${req.method} is not allowed on ${path}; use GET`);
+  if (req.method !== "GET" && req.method !== "HEAD") throw new ApiError(405, "method_not_allowed", `${req.method} is not allowed on ${path}; use GET${path === "/v1/traces" ? " (or POST with a gateway's trace token)" : ""}`);
   if (path === "/health") return { json: readHealth(deps.ledger, now) };
+  if (path === "/v1/traces") return readTraces(deps, req, url, now);
   if (!authorized(req, deps.token)) throw new ApiError(401, "unauthorized", "missing or wrong bearer token (WIREBOT_API_TOKEN)");
   switch (path) {
     case "/v1/agents": {
@@ -195,11 +252,51 @@ export interface ApiServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** A POST body, at most `limit` bytes (the plugin's batches are far smaller). */
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new ApiError(413, "too_large", `the body is over ${limit} bytes: send fewer events per batch`));
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+/** POST /v1/traces: a gateway's batch of tool-call events, with that gateway's trace token. */
+async function ingestTraces(deps: ApiDeps, req: IncomingMessage): Promise<Reply> {
+  const api = deps.traces!;
+  const token = bearer(req);
+  const who = token === null ? null : api.principal(token);
+  if (who === null) throw new ApiError(401, "unauthorized", "missing or wrong bearer token (a gateway's WIREBOT_TRACE_TOKEN)");
+  if (who.kind !== "gateway") throw new ApiError(403, "forbidden", "only a gateway's trace token may send traces");
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBody(req, 8 * 1024 * 1024));
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    throw new ApiError(400, "bad_request", "the body is not JSON");
+  }
+  if (!Array.isArray((body as { events?: unknown } | null)?.events)) throw new ApiError(400, "bad_request", 'the body must be {"events": [...]}');
+  const r = api.ingest(who, body, (deps.now ?? Date.now)());
+  if (r.rejected.length > 0) deps.log?.warn({ gateway: who.gateway, rejected: r.rejected.slice(0, 5), count: r.rejected.length }, "trace events refused");
+  return { status: 200, json: r };
+}
+
 export async function startApi(deps: ApiDeps, opts: { port: number; host?: string }): Promise<ApiServer> {
-  const server = createServer((req, res) => {
+  const server = createServer(async (req, res) => {
     let reply: Reply;
     try {
-      reply = handle(deps, req);
+      const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname.replace(/\/+$/, "");
+      reply = deps.traces && req.method === "POST" && path === "/v1/traces" ? await ingestTraces(deps, req) : handle(deps, req);
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError(500, "internal", "internal error");
       if (!(err instanceof ApiError)) deps.log?.error({ err: (err as Error).message, path: req.url?.split("?")[0] }, "API request failed");

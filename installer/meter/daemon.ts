@@ -12,6 +12,8 @@ import { runIngestCycle, type CycleResult } from "./ingest.ts";
 import { Ledger } from "./ledger.ts";
 import { LiteLlmClient, toWirebotError, type LiteLlmClientOptions } from "./litellm-client.ts";
 import { resolveAgentHashes } from "./litellm-keys.ts";
+import { createTraceApi } from "./trace-api.ts";
+import { TraceStore } from "./traces.ts";
 
 export interface MeterOptions {
   config: Config;
@@ -39,6 +41,7 @@ export interface CycleReport {
 export class Meter {
   readonly db: Db;
   readonly ledger: Ledger;
+  readonly traces: TraceStore;
   readonly client: LiteLlmClient;
   lastDrift: DriftReport[] = [];
   private cycles = 0;
@@ -46,6 +49,7 @@ export class Meter {
   constructor(private readonly o: MeterOptions) {
     this.db = openLedgerDb(o.ledgerPath, { log: o.log, slowMs: 250 });
     this.ledger = new Ledger(this.db, o.config.litellm.instanceId, o.log);
+    this.traces = new TraceStore(this.db);
     this.client = new LiteLlmClient({ baseUrl: o.config.litellm.baseUrl, adminKey: o.adminKey, log: o.log, ...o.client });
   }
 
@@ -55,6 +59,9 @@ export class Meter {
 
   async cycle(signal?: AbortSignal): Promise<CycleReport> {
     const { config, log } = this.o;
+    // Local work first: a LiteLLM outage must not keep traces past their retention.
+    const expired = this.traces.enforceRetention(config.transparency.retention, this.now());
+    if (expired > 0) log.info({ expired }, "traces past transparency.retention deleted");
     try {
       const hashes = await resolveAgentHashes(this.client, meteredAgents(config).map((a) => a.id), this.o.agentKeys);
       for (const [agentId, hs] of hashes) if (hs.length === 0) log.warn({ agentId }, "no LiteLLM key found for agent; its spend stays unattributed until `wirebot apply` registers it");
@@ -129,7 +136,8 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   const meter = new Meter(o);
   let api: ApiServer;
   try {
-    api = await startApi({ ledger: meter.ledger, config, token: o.apiToken, log, lastDrift: () => meter.lastDrift, ...(o.now ? { now: o.now } : {}) }, { port: o.apiPort ?? config.metering.api.port });
+    const traces = createTraceApi({ config, apiToken: o.apiToken, store: meter.traces, secrets: new Map([[o.adminKey, "LITELLM_MASTER_KEY"]]) });
+    api = await startApi({ ledger: meter.ledger, config, token: o.apiToken, log, traces, lastDrift: () => meter.lastDrift, ...(o.now ? { now: o.now } : {}) }, { port: o.apiPort ?? config.metering.api.port });
   } catch (err) {
     await meter.close();
     const code = (err as { code?: string }).code;

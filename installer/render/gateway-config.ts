@@ -57,8 +57,14 @@ function agentTools(trust: "restricted" | "sandboxed" | "trusted") {
   return base;
 }
 
+/** The tool policy rendered for a user's agent: the traces judge denials against it (transparency/record.ts). */
+export function agentToolPolicy(g: GatewayLayout, u: UserConfig): { profile?: string; alsoAllow?: string[]; deny?: string[] } {
+  const t: { profile?: string; alsoAllow?: string[]; deny?: string[]; elevated: unknown } = agentTools(userTrust(g, u));
+  return { ...(t.profile ? { profile: t.profile } : {}), ...(t.alsoAllow ? { alsoAllow: t.alsoAllow } : {}), ...(t.deny ? { deny: t.deny } : {}) };
+}
+
 /** The system agent has no chat of its own and needs no tool to answer system consults. */
-const SYSTEM_AGENT_TOOLS = { elevated: { enabled: false }, profile: "minimal", deny: ["gateway", "group:sessions", "group:runtime", "group:fs", "group:messaging", "group:automation", "group:ui", "group:nodes", "group:web"], fs: { workspaceOnly: true } };
+export const SYSTEM_AGENT_TOOLS = { elevated: { enabled: false }, profile: "minimal", deny: ["gateway", "group:sessions", "group:runtime", "group:fs", "group:messaging", "group:automation", "group:ui", "group:nodes", "group:web"], fs: { workspaceOnly: true } };
 
 /** Wirebot's own gateway plugin (plugins/wirebot-guard): where the runtime has no setting, it keeps tenants apart. */
 export const GUARD_PLUGIN = "wirebot-guard";

@@ -11,6 +11,7 @@ import { parseEnvFile } from "./env-file.ts";
 import { openBitwardenBackend, pickPerKey } from "./bitwarden.ts";
 import { PULL_STATUS_PATH, readPullStatus } from "./pull.ts";
 import { startStandin, type Standin } from "../../test/bitwarden-standin/server.ts";
+import { deriveToken, traceLabel } from "../transparency/tokens.ts";
 import { captureLog, CRED_DIR, diskRoot, FAST_RETRY, GENERATED_NAMES, KNOWN, seedToken, startSeededVault, testConfig, tmpfsRoot } from "../../test/bitwarden-standin/fixtures.ts";
 
 
@@ -54,7 +55,7 @@ describe("bitwarden backend (real SDK, stand-in server)", () => {
     const v = (name: string) => vault.get(name)!.value;
 
     const gw = await readEnv(root, PATHS.gatewayEnv);
-    expect([...gw.keys()].sort()).toEqual(["BRAVE_API_KEY", "OPENCLAW_GATEWAY_TOKEN", "TELEGRAM_BOT_TOKEN"]);
+    expect([...gw.keys()].sort()).toEqual(["BRAVE_API_KEY", "OPENCLAW_GATEWAY_TOKEN", "TELEGRAM_BOT_TOKEN", "WIREBOT_TRACE_TOKEN"]);
     expect(gw.get("OPENCLAW_GATEWAY_TOKEN")).toBe(v("wirebot/gateway-token"));
     // The shared gateway's agents' keys: one JSON object the runtime reads through a file SecretRef.
     const keys = JSON.parse(await readFile(path.join(root, PATHS.gatewayKeys), "utf8")) as Record<string, string>;
@@ -65,7 +66,7 @@ describe("bitwarden backend (real SDK, stand-in server)", () => {
     expect(gw.get("BRAVE_API_KEY")).toBe(KNOWN["wirebot/brave-api-key"]); // quotes, $, ` and \ survive
 
     const eli = await readEnv(root, `${PATHS.runUsersDir}/eli.env`);
-    expect([...eli.keys()].sort()).toEqual(["LITELLM_KEY_ELI", "OPENCLAW_GATEWAY_TOKEN", "TELEGRAM_BOT_TOKEN"]);
+    expect([...eli.keys()].sort()).toEqual(["LITELLM_KEY_ELI", "OPENCLAW_GATEWAY_TOKEN", "TELEGRAM_BOT_TOKEN", "WIREBOT_TRACE_TOKEN"]);
     expect(eli.get("OPENCLAW_GATEWAY_TOKEN")).toBe(v("wirebot/gateway-token/eli"));
     expect(eli.get("OPENCLAW_GATEWAY_TOKEN")).not.toBe(gw.get("OPENCLAW_GATEWAY_TOKEN"));
     expect(eli.get("TELEGRAM_BOT_TOKEN")).toBe(KNOWN["wirebot/telegram-bot-token/eli"]);
@@ -73,6 +74,9 @@ describe("bitwarden backend (real SDK, stand-in server)", () => {
     const rec = await readEnv(root, PATHS.reconcileEnv);
     expect([...rec.keys()].sort()).toEqual(["LITELLM_MASTER_KEY", "WIREBOT_API_TOKEN"]);
     expect(rec.get("WIREBOT_API_TOKEN")).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // each gateway's trace token is derived from the API token, one per gateway, never the API token itself
+    expect(gw.get("WIREBOT_TRACE_TOKEN")).toBe(deriveToken(rec.get("WIREBOT_API_TOKEN")!, traceLabel("shared")));
+    expect(eli.get("WIREBOT_TRACE_TOKEN")).toBe(deriveToken(rec.get("WIREBOT_API_TOKEN")!, traceLabel("eli")));
     expect(await readFile(path.join(root, PATHS.tunnelToken), "utf8")).toBe(KNOWN["wirebot/tunnel-token/wirebot"]);
 
     for (const f of [...ALL_FILES, PATHS.secretsState]) expect(((await stat(path.join(root, f))).mode & 0o777).toString(8), f).toBe("600");

@@ -2,7 +2,8 @@
 import path from "node:path";
 import type { Logger } from "pino";
 import { PATHS, resolveLayout } from "../config/layout.ts";
-import { planSecrets, type Generator, type SecretPlan } from "../config/secret-plan.ts";
+import { planSecrets, type Generator, type SecretNeed, type SecretPlan } from "../config/secret-plan.ts";
+import { deriveToken } from "../transparency/tokens.ts";
 import type { Config } from "../config/schema.ts";
 import { configError, tempFailError, WirebotError, writeError } from "../errors.ts";
 import type { Host, Ownership } from "../host/host.ts";
@@ -68,9 +69,10 @@ function planTargets(plan: SecretPlan): Target[] {
     ...(f.owner ? { owner: f.owner } : {}),
     render: (values) => {
       // JSON escapes any byte, so every value is safe in this format.
-      if (f.format === "json") return JSON.stringify(Object.fromEntries(f.vars.map((v) => [v.envVar, values.get(v.vaultName)!]))) + "\n";
+      const valueOf = (v: SecretNeed) => (v.derive ? deriveToken(values.get(v.vaultName)!, v.derive) : values.get(v.vaultName)!);
+      if (f.format === "json") return JSON.stringify(Object.fromEntries(f.vars.map((v) => [v.envVar, valueOf(v)]))) + "\n";
       try {
-        return renderEnvFile(f.vars.map((v) => ({ name: v.envVar, value: values.get(v.vaultName)! })));
+        return renderEnvFile(f.vars.map((v) => ({ name: v.envVar, value: valueOf(v) })));
       } catch (e) {
         if (!(e instanceof EnvValueError)) throw e;
         const need = f.vars.find((v) => v.envVar === e.variable);

@@ -73,12 +73,13 @@ export async function diskRoot(): Promise<{ root: string; cleanup: () => Promise
 /** Vault names wirebot generates for this config (planSecrets' defaults). */
 export const GENERATED_NAMES = [
   "wirebot/gateway-token",
+  // the gateways' trace tokens are derived from it, so the first gateway file needs it
+  "wirebot/api-token",
   "wirebot/litellm-key/dana",
   // the shared gateway's system agent
   "wirebot/litellm-key/wirebot",
   "wirebot/gateway-token/eli",
   "wirebot/litellm-key/eli",
-  "wirebot/api-token",
 ];
 
 /** A pino destination that keeps every line, for asserting on what would reach the journal. */
