@@ -69,8 +69,11 @@ export const SYSTEM_AGENT_TOOLS = { elevated: { enabled: false }, profile: "mini
 /** Wirebot's own gateway plugin (plugins/wirebot-guard): where the runtime has no setting, it keeps tenants apart. */
 export const GUARD_PLUGIN = "wirebot-guard";
 
-/** The shipped plugins a gateway loads: a shared gateway's tenants need the guard; a dedicated owner is alone. */
-export const gatewayPlugins = (g: GatewayLayout): string[] => (g.kind === "shared" ? [GUARD_PLUGIN] : []);
+/** Wirebot's trace plugin (plugins/wirebot-trace): every tool call of every gateway goes to the daemon as a trace. */
+export const TRACE_PLUGIN = "wirebot-trace";
+
+/** The shipped plugins a gateway loads: every gateway traces; a shared gateway's tenants need the guard too (a dedicated owner is alone). */
+export const gatewayPlugins = (g: GatewayLayout): string[] => (g.kind === "shared" ? [GUARD_PLUGIN, TRACE_PLUGIN] : [TRACE_PLUGIN]);
 
 /** Only the agent's own provider: `/model`, directives and overrides cannot put a turn on another agent's key. */
 const ownModelsOnly = (agentId: string) => ({ allow: [`${providerId(agentId)}/*`] });
@@ -153,6 +156,8 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
 
   // A rule rather than a list of users: a user added or removed leaves every plugin's config as it was.
   const guardConfig = { usersDir: usersDir(c), noLocalMedia: [SYSTEM_AGENT_ID] };
+  // Fixed per gateway too: where events go, where they wait, which secrets files to mask (the token is in the env).
+  const traceConfig = { endpoint: `http://127.0.0.1:${c.metering.api.port}/v1/traces`, spoolDir: `${g.stateDir}/wirebot-trace`, ...(g.keysFile ? { secretsFiles: [g.keysFile] } : {}) };
   const pluginPaths = [...(waPeers.length > 0 ? whatsappPluginLoadPaths(c, l) : []), ...gatewayPlugins(g).map((p) => `${PATHS.pluginsDir}/${p}`)];
 
   const doc: Record<string, unknown> = {
@@ -200,6 +205,8 @@ export function gatewayConfigObject(c: Config, l: Layout, g: GatewayLayout): Rec
         // A reply's MEDIA: line may name any file in the shared inbound store (another tenant's documents):
         // the guard lets each agent attach from its own workspace only; the system agent attaches nothing.
         ...(g.kind === "shared" ? { [GUARD_PLUGIN]: { enabled: true, config: guardConfig } } : {}),
+        // Every tool call to the daemon, never blocking a turn (docs/transparency.md).
+        [TRACE_PLUGIN]: { enabled: true, config: traceConfig },
       },
     },
     logging: { file: `${g.stateDir}/logs/openclaw.log` },

@@ -83,12 +83,29 @@ describe("gateway config", () => {
       config: { usersDir: "/data/wirebot/users", noLocalMedia: ["wirebot"] },
     });
     const files = render("three-users").resources.filter((r) => r.path.startsWith("/opt/wirebot/plugins"));
-    expect(files.map((r) => r.path).sort()).toEqual(["/opt/wirebot/plugins", "/opt/wirebot/plugins/wirebot-guard", "/opt/wirebot/plugins/wirebot-guard/index.js", "/opt/wirebot/plugins/wirebot-guard/openclaw.plugin.json", "/opt/wirebot/plugins/wirebot-guard/package.json"]);
+    expect(files.map((r) => r.path).sort()).toEqual([
+      "/opt/wirebot/plugins",
+      ...["", "/index.js", "/openclaw.plugin.json", "/package.json"].map((f) => `/opt/wirebot/plugins/wirebot-guard${f}`),
+      ...["", "/index.js", "/openclaw.plugin.json", "/package.json"].map((f) => `/opt/wirebot/plugins/wirebot-trace${f}`),
+    ]);
     const m = load("mixed");
     const lm = resolveLayout(m);
     const ded = gatewayConfigObject(m, lm, lm.dedicated[0]!) as any;
     expect(ded.plugins.entries).not.toHaveProperty("wirebot-guard");
     expect(ded.plugins.load?.paths ?? []).not.toContain("/opt/wirebot/plugins/wirebot-guard");
+  });
+
+  it("every gateway loads the trace plugin with a fixed config: the daemon's route, its own spool dir, its keys file to mask; never the token", () => {
+    expect(cfg.plugins.load.paths).toContain("/opt/wirebot/plugins/wirebot-trace");
+    expect(cfg.plugins.entries["wirebot-trace"]).toEqual({
+      enabled: true,
+      config: { endpoint: "http://127.0.0.1:8100/v1/traces", spoolDir: "/data/wirebot/gateway/wirebot-trace", secretsFiles: ["/run/wirebot-gateway/agent-keys.json"] },
+    });
+    const m = load("mixed");
+    const lm = resolveLayout(m);
+    const ded = gatewayConfigObject(m, lm, lm.dedicated[0]!) as any;
+    expect(ded.plugins.load.paths).toEqual(["/opt/wirebot/plugins/wirebot-trace"]);
+    expect(ded.plugins.entries["wirebot-trace"].config).toEqual({ endpoint: "http://127.0.0.1:8100/v1/traces", spoolDir: `${lm.dedicated[0]!.stateDir}/wirebot-trace` });
   });
 
   it("a user added to the shared gateway changes only paths the runtime takes live, and no plugin's config (a plugin reload drops in-flight replies)", () => {

@@ -27,6 +27,8 @@ describe("classify", () => {
   it("a tool the policy removed reads 'not found' in the runtime; the trace says runtime-policy and which rule", () => {
     expect(classify(ev({ toolName: "exec", error: "Tool exec not found" }), RESTRICTED)).toEqual({ action: "deny", reason: "runtime-policy: exec: tools.deny exec" });
     expect(classify(ev({ toolName: "tool_call", error: "Unknown tool id: sessions_send" }), RESTRICTED)).toEqual({ action: "deny", reason: "runtime-policy: sessions_send: tools.deny group:sessions" });
+    // as the runtime really words it (seen in traces.slow.test.ts)
+    expect(classify(ev({ toolName: "tool_call", error: "Unknown tool id: sessions_list. Did you mean: intent? Use tool_search to find a tool" }), RESTRICTED).reason).toBe("runtime-policy: sessions_list: tools.deny group:sessions");
     expect(classify(ev({ toolName: "make_me_admin", error: "Tool make_me_admin not found" }), RESTRICTED)).toEqual({ action: "deny", reason: "not-found: make_me_admin" });
   });
 
@@ -35,7 +37,8 @@ describe("classify", () => {
     expect(classify(ev({ result: blocked, error: "blocked" }), RESTRICTED)).toEqual({ action: "deny", reason: "wirebot-policy: wirebot-guard: outside the workspace" });
     expect(classify(ev({ result: { details: { status: "blocked", reason: "approval required" } } }), RESTRICTED)).toEqual({ action: "deny", reason: "blocked: approval required" });
     expect(classify(ev({ error: "Validation failed for tool read: path is required" }), RESTRICTED).reason).toMatch(/^validation: Validation failed/);
-    expect(classify(ev({ error: "Path escapes sandbox root" }), RESTRICTED)).toEqual({ action: "allow", reason: null });
+    expect(classify(ev({ error: "Path escapes sandbox root (/data/wirebot/users/alice/workspace): ../../bob/x" }), RESTRICTED)).toEqual({ action: "deny", reason: "runtime-policy: Path escapes sandbox root" });
+    expect(classify(ev({ error: "ENOENT: no such file or directory" }), RESTRICTED)).toEqual({ action: "allow", reason: null });
     expect(classify(ev({ beforeOnly: true }), RESTRICTED).reason).toMatch(/POST \/tools\/invoke/);
   });
 });

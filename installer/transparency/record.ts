@@ -62,6 +62,8 @@ function parentCallId(toolCallId: string): string | null {
 
 const NOT_FOUND = /(?:^|\b)(?:Tool ([\w.-]+) not found|Unknown tool id: ([\w.-]+))/;
 const VALIDATION = /^Validation failed/i;
+/** The runtime's own refusals of an offered tool (tools.fs.workspaceOnly, media roots, crossContext): a denial, not a failure. */
+const SANDBOX = /Path escapes sandbox root|Symlink escapes sandbox root|not under an allowed directory|Cross-context messaging denied/;
 
 /** The runtime marks a call a plugin's before hook blocked in the tool result it gives the model. */
 function blockedBy(result: unknown): string | null {
@@ -82,11 +84,14 @@ export function classify(e: ToolCallEvent, policy: ToolPolicy): Classified {
   const error = e.error ?? "";
   const missing = NOT_FOUND.exec(error);
   if (missing) {
-    const tool = missing[1] ?? missing[2]!;
+    // "Unknown tool id: sessions_list. Did you mean: …": the sentence's full stop is not the name's
+    const tool = (missing[1] ?? missing[2]!).replace(/\.+$/, "");
     const rule = policyRule(policy, tool);
     return { action: "deny", reason: rule ? `runtime-policy: ${tool}: ${rule}` : `not-found: ${tool}` };
   }
   if (VALIDATION.test(error)) return { action: "deny", reason: `validation: ${error.slice(0, 200)}` };
+  const sandbox = SANDBOX.exec(error);
+  if (sandbox) return { action: "deny", reason: `runtime-policy: ${sandbox[0]}` };
   if (e.beforeOnly) return { action: "allow", reason: "no result reported (POST /tools/invoke runs no after hook)" };
   return { action: "allow", reason: null };
 }
