@@ -762,6 +762,24 @@ describe("wirebot on a booted Debian 12 (systemd-nspawn)", () => {
     const tenants = new Set(plan.config.users.map((u) => `wirebot/${u.id}`));
     expect(r.rows.filter((x) => x.key_alias === "wirebot/alice").length).toBeGreaterThanOrEqual(vectors.length + 1);
     expect(r.rows.filter((x) => x.key_alias !== "wirebot/alice" && tenants.has(x.key_alias ?? "")).map((x) => x.key_alias)).toEqual([]);
+
+    // Issue 18: the attack is on the record, through the plugin and the daemon under their real units: every
+    // call of the turn is a trace of alice's agent, each one denied but the control read of her own file.
+    type T = { agent: string; tool: string; action: string; reason: string | null; params: string | null };
+    let traces: T[] = [];
+    for (let i = 0; i < 40 && traces.length < vectors.length; i++) {
+      await new Promise((res) => setTimeout(res, 500));
+      traces = (JSON.parse((await c.execOk("wirebot trace --agent alice --since 10m --json")).stdout) as { traces: T[] }).traces;
+    }
+    for (const t of traces) console.log(`[e2e] trace alice ${t.tool} ${t.action} ${t.reason ?? ""}`);
+    expect(traces.length).toBeGreaterThanOrEqual(vectors.length);
+    expect(traces.filter((t) => t.action === "allow").map((t) => t.params ?? "")).toEqual([expect.stringContaining(basename(p.aliceFile))]);
+    expect(traces.filter((t) => t.action === "deny").length).toBe(traces.length - 1);
+    const denied = (await c.execOk("wirebot trace --denied --csv")).stdout.trim().split("\n").slice(1);
+    expect(denied.length).toBeGreaterThanOrEqual(vectors.length - 1);
+    // no secret value in the record, however the attack tried
+    const record = (await c.execOk("wirebot trace --json --limit 10000")).stdout;
+    expect(found(record, needles)).toEqual([]);
   });
 
   // Red on purpose: what this run reads (bob's marker, the gateway's environment reversed) lands in alice's

@@ -12,6 +12,13 @@ import { startTelegramStandin, type TelegramStandin } from "../telegram-standin/
 import { messageText, PROBE, probeSteps, startScriptedModel, type ProbeStep, type ScriptedModel, type SeenRequest } from "./scripted-model.ts";
 import { usePackagePlugins } from "./shared-gateway.ts";
 import { weaken } from "./weaken.ts";
+import { startApi } from "../../installer/meter/api.ts";
+import { openLedgerDb } from "../../installer/meter/db.ts";
+import { Ledger } from "../../installer/meter/ledger.ts";
+import { createTraceApi } from "../../installer/meter/trace-api.ts";
+import { TraceStore } from "../../installer/meter/traces.ts";
+import { deriveToken, traceLabel, TRACE_TOKEN_VAR } from "../../installer/transparency/tokens.ts";
+import { captureLogger } from "../litellm-standin/fixtures.ts";
 
 const ALICE = "123456789";
 const BOB = "234567890";
@@ -29,6 +36,8 @@ interface Turn {
 
 interface Vector {
   name: string;
+  /** the tools whose calls this vector makes: each must be on the record as a denied trace of alice's agent */
+  deniedTools?: string[];
   /** the chat messages alice sends, in order; each waits for the bot's answer to her */
   messages: (ctx: Ctx) => string[];
   /** true when the attack got through */
@@ -57,16 +66,19 @@ const send = (target: string, extra: Record<string, unknown>) => ({ action: "sen
 const VECTORS: Vector[] = [
   {
     name: "message tool: a message into bob's chat through the shared bot (directly and through tool_call)",
+    deniedTools: ["message", "tool_call"],
     messages: (c) => [probe([{ tool: "message", args: send(BOB, { message: `${c.tag} from alice` }) }, { tool: "tool_call", args: { id: "message", args: send(BOB, { message: `${c.tag} via tool_call` }) } }])],
     leaked: (t, c) => t.sentTo(BOB).some((s) => s.includes(c.tag)),
   },
   {
     name: "message tool: a message to a stranger outside the allowlist",
+    deniedTools: ["message", "tool_call"],
     messages: (c) => [probe([{ tool: "message", args: send(STRANGER, { message: `${c.tag} to a stranger` }) }, { tool: "tool_call", args: { id: "message", args: send(STRANGER, { message: c.tag }) } }])],
     leaked: (t, c) => t.sentTo(STRANGER).some((s) => s.includes(c.tag)),
   },
   {
     name: "message attachment: bob's inbound document from the shared media dir, uploaded into alice's own chat",
+    deniedTools: ["message", "tool_call"],
     messages: (c) => [probe([{ tool: "message", args: send(ALICE, { message: "here", media: c.bobInbound }) }, { tool: "tool_call", args: { id: "message", args: send(ALICE, { message: "here", media: c.bobInbound }) } }])],
     leaked: (t, c) => t.uploadsTo(ALICE).some((b) => b.includes(c.marker)),
   },
@@ -77,11 +89,13 @@ const VECTORS: Vector[] = [
   },
   {
     name: "files: bob's workspace through read, a ../ path and exec",
+    deniedTools: ["read", "exec"],
     messages: (c) => [probe([c.bobSecret, path.relative(workspaceDir(c.config, "alice"), c.bobSecret), { tool: "exec", args: { command: `cat ${c.bobSecret}` } }])],
     leaked: (t, c) => t.reply.includes(c.marker) || t.upstream.some((r) => r.raw.includes(c.marker)),
   },
   {
     name: "sessions tools: bob's conversation through sessions_list and sessions_history",
+    deniedTools: ["tool_call"],
     messages: () => [probe([{ tool: "tool_call", args: { id: "sessions_list", args: {} } }, ...BOB_SESSION_KEYS.map((sessionKey) => ({ tool: "tool_call", args: { id: "sessions_history", args: { sessionKey, includeTools: true } } }))])],
     leaked: (t, c) => t.upstream.some((r) => r.raw.includes(c.bobSaid)),
   },
@@ -140,10 +154,17 @@ function attackConfig(dataDir: string, port: number): Config {
 }
 
 /** Starts the gateway on the rendered config (optionally weakened), plants bob's secrets, runs every vector. */
-async function runVectors(label: "rendered" | "weakened"): Promise<{ leaked: Map<string, boolean>; unrun: string[]; normalReplies: boolean }> {
+async function runVectors(label: "rendered" | "weakened"): Promise<{ leaked: Map<string, boolean>; unrun: string[]; normalReplies: boolean; undenied: string[] }> {
   const dataDir = path.join(work, label);
   const port = await freeLoopbackPort();
-  const config = attackConfig(dataDir, port);
+  // The trace daemon of the appliance (its API, a real ledger): every tool call alice makes must be on the record.
+  const apiToken = randomBytes(24).toString("hex");
+  const meterPort = await freeLoopbackPort();
+  const config = { ...attackConfig(dataDir, port), metering: { ...attackConfig(dataDir, port).metering, api: { port: meterPort } } };
+  mkdirSync(dataDir, { recursive: true });
+  const ledgerDb = openLedgerDb(path.join(dataDir, "ledger.sqlite"));
+  const traces = new TraceStore(ledgerDb);
+  const daemon = await startApi({ ledger: new Ledger(ledgerDb, "i"), config, token: apiToken, traces: createTraceApi({ config, apiToken, store: traces }), log: captureLogger().log }, { port: meterPort });
   const layout = resolveLayout(config);
   const g = layout.shared!;
   const doc = gatewayConfigObject(config, layout, g);
@@ -163,12 +184,14 @@ async function runVectors(label: "rendered" | "weakened"): Promise<{ leaked: Map
   writeFileSync(bobInbound, `bob's bank statement ${marker}\n`, { mode: 0o600 });
 
   const keys: Record<string, string> = {};
-  const env: Record<string, string> = { OPENCLAW_GATEWAY_TOKEN: randomBytes(24).toString("hex"), TELEGRAM_BOT_TOKEN: BOT_TOKEN };
+  const env: Record<string, string> = { OPENCLAW_GATEWAY_TOKEN: randomBytes(24).toString("hex"), TELEGRAM_BOT_TOKEN: BOT_TOKEN, [TRACE_TOKEN_VAR]: deriveToken(apiToken, traceLabel(g.id)) };
   for (const a of meteredAgents(config, layout)) env[litellmKeyVar(a.id)] = keys[a.id] = `sk-${a.id}-${randomBytes(12).toString("hex")}`;
   const ctx: Ctx = { marker, tag: `WB-ALICE-${randomBytes(8).toString("hex")}`, bobSaid: `WB-BOBSAID-${randomBytes(8).toString("hex")}`, keys, bobInbound, bobSecret, config };
 
   const gw: GatewayHandle = await startGateway({ runtime: rt, stateDir: g.stateDir, configPath: g.configPath, port, env, readyTimeoutMs: 120_000 });
   const leaked = new Map<string, boolean>();
+  /** tool vectors some of whose calls are not on the record as denied traces of alice's agent */
+  const undenied: string[] = [];
   /** vectors whose tool steps did not all reach a tool: a held verdict there would prove nothing */
   const unrun: string[] = [];
   let normalReplies = false;
@@ -205,6 +228,15 @@ async function runVectors(label: "rendered" | "weakened"): Promise<{ leaked: Map
       const toolSteps = v.messages(ctx).flatMap((m) => (m.startsWith(PROBE) ? (JSON.parse(m.slice(PROBE.length)) as ProbeStep[]) : [])).filter((x) => typeof x === "string" || "tool" in x).length;
       if (results.length < toolSteps) unrun.push(`${v.name}: ${results.length} of ${toolSteps} tool results`);
       leaked.set(v.name, got);
+      if (v.deniedTools) {
+        // the plugin sends about once a second
+        await new Promise((res) => setTimeout(res, 2_500));
+        const mine = traces.list({ agents: ["alice"], sinceMs: since - 1000, limit: 10_000 });
+        for (const t of mine) say(`${label}: trace alice ${t.tool} ${t.action} ${t.reason ?? ""}`);
+        const missing = v.deniedTools.filter((tool) => !mine.some((t) => t.tool === tool && t.action === "deny"));
+        const allowedTool = mine.filter((t) => t.action === "allow" && v.deniedTools!.includes(t.tool));
+        if (missing.length > 0 || allowedTool.length > 0) undenied.push(`${v.name}: no denied trace of ${missing.join(", ") || "-"}; allowed: ${allowedTool.map((t) => t.tool).join(", ") || "-"}`);
+      }
       for (const u of tg.uploads.filter((x) => x.at >= since)) say(`${label}: upload ${u.method} to chat '${u.chatId}', ${u.raw.length} bytes`);
       say(`${label}: ${got ? "LEAKED" : "held  "} ${v.name}\n    reply: ${turn.reply.replace(/\s+/g, " ").slice(0, 300)}\n    tool results: ${JSON.stringify(results.map((r) => r.replace(/\s+/g, " ").slice(0, 200)))}`);
     }
@@ -220,10 +252,14 @@ async function runVectors(label: "rendered" | "weakened"): Promise<{ leaked: Map
     say(`${label}: normal turns answered: alice ${answered(ALICE)}, bob ${answered(BOB)}; sent: ${JSON.stringify(tg.sent.filter((s) => s.at >= since).map((s) => [s.chatId, s.plain.slice(0, 60)]))}`);
   } finally {
     await gw.stop();
+    await daemon.close();
+    // bob's turns call no tool (the scripted model answers him "ok"): nothing alice did may be on his record
+    if (label === "rendered" && traces.list({ agents: ["bob"], limit: 10_000 }).length > 0) undenied.push("bob's record has calls bob never made");
+    ledgerDb.close();
     // For whoever adapts the vectors to a new runtime: every upstream body of the run.
     if (process.env["WB_ATTACKS_DUMP"]) writeFileSync(`${process.env["WB_ATTACKS_DUMP"]}.${label}.json`, JSON.stringify(model.requests, null, 2));
   }
-  return { leaked, unrun, normalReplies };
+  return { leaked, unrun, normalReplies, undenied };
 }
 
 describe("a hostile tenant against the shared gateway (real openclaw, Telegram stand-in, scripted model)", () => {
@@ -234,11 +270,15 @@ describe("a hostile tenant against the shared gateway (real openclaw, Telegram s
     expect(rendered.unrun).toEqual([]);
     expect(Object.fromEntries(rendered.leaked)).toEqual(Object.fromEntries(VECTORS.map((v) => [v.name, false])));
     expect(rendered.normalReplies).toBe(true);
+    // and every tool the attacker reached for is on the record as a denied call of alice's agent
+    expect(rendered.undenied).toEqual([]);
   }, 900_000);
 
   test("on a weakened config every vector gets through, so each check above can see a leak", async () => {
     const weakened = await runVectors("weakened");
     expect(weakened.unrun).toEqual([]);
+    // the trace check sees it too: each tool vector has calls on the record that were not denied
+    expect(weakened.undenied.map((u) => u.split(":")[0])).toEqual(VECTORS.filter((v) => v.deniedTools).map((v) => v.name.split(":")[0]));
     expect(Object.fromEntries(weakened.leaked)).toEqual(Object.fromEntries(VECTORS.map((v) => [v.name, true])));
   }, 900_000);
 });
