@@ -4,6 +4,7 @@ import { WirebotError } from "../errors.ts";
 import { exampleText } from "../testing/harness.ts";
 import { resolveLayout } from "./layout.ts";
 import { applyEnvOverrides, parseConfig } from "./load.ts";
+import { planSecrets } from "./secret-plan.ts";
 
 const base = exampleText("one-user");
 const withUsers = (users: string) => base.replace(/users:\n[\s\S]*?\nskills:/, `users:\n${users}\nskills:`);
@@ -54,6 +55,21 @@ describe("parseConfig", () => {
     expect(r.issues.some((i) => i.startsWith("domain: must be a DNS name"))).toBe(true);
     expect(r.issues.some((i) => i.startsWith("gateway.port:"))).toBe(true);
     expect(r.issues.some((i) => i.includes("unknown key(s) 'colour'"))).toBe(true);
+  });
+
+  it("transparency: retention and redaction default; forwarding needs an http(s) URL and its token in secrets.map", () => {
+    const c = parseConfig(base, "one-user");
+    expect(c.transparency).toEqual({ retention: { days: 90, maxRows: 1_000_000 }, redact: { patterns: ["card", "iban", "email", "phone", "token"], maxFieldBytes: 4096 } });
+    const fwd = `${base}\ntransparency: { forward: { url: "ftp://traces.example.org" }, retention: { days: 0 } }\n`;
+    const r = issuesOf(fwd);
+    expect(r.issues).toEqual(expect.arrayContaining([expect.stringMatching(/^transparency\.forward\.url: must be an http\(s\) URL/), expect.stringMatching(/^transparency\.retention\.days: /)]));
+    const noToken = issuesOf(`${base}\ntransparency: { forward: { url: "https://traces.example.org/v1/traces" } }\n`);
+    expect(noToken.issues).toEqual([expect.stringMatching(/^transparency\.forward: forwarding traces needs the endpoint's token: add WIREBOT_FORWARD_TOKEN/)]);
+    const ok = parseConfig(`${base.replace("  map:\n", "  map:\n    WIREBOT_FORWARD_TOKEN: wirebot/trace-collector-token\n")}\ntransparency: { forward: { url: "https://traces.example.org/v1/traces" } }\n`, "t");
+    expect(ok.transparency.forward).toEqual({ url: "https://traces.example.org/v1/traces", batch: 100, perMinute: 600 });
+    // only the daemon, which forwards, gets the collector's token
+    const files = planSecrets(ok, resolveLayout(ok)).envFiles;
+    expect(files.filter((f) => f.vars.some((v) => v.envVar === "WIREBOT_FORWARD_TOKEN")).map((f) => f.consumer)).toEqual(["wirebot-reconcile.service"]);
   });
 
   it("refuses a port clash between the shared gateway and a dedicated user's port", () => {

@@ -142,6 +142,15 @@ export const ConfigSchema = z
             maxFieldBytes: z.number().int().min(256).max(1_048_576).default(4096),
           })
           .prefault({}),
+        /** Optional: redacted traces also go to this HTTP endpoint (Smoltbot/AAP trace shape), its bearer token from the vault. */
+        forward: z
+          .strictObject({
+            url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://traces.example.org/v1/traces" }),
+            batch: z.number().int().min(1).max(1000).default(100),
+            /** at most this many traces a minute */
+            perMinute: z.number().int().min(1).max(100_000).default(600),
+          })
+          .optional(),
       })
       .prefault({}),
     /** Optional drift check: a systemd timer runs `wirebot plan --record` (local and remote) on this OnCalendar= schedule. */
@@ -210,6 +219,8 @@ export const ConfigSchema = z
       ctx.addIssue({ code: "custom", path: ["tunnel"], message: "an enabled tunnel needs tunnel.accountId and tunnel.zoneId (wirebot provisions it) or a TUNNEL_TOKEN entry in secrets.map (a tunnel you made yourself)" });
     if (c.tunnel.enabled && c.tunnel.managed === "remote" && (!c.tunnel.accountId || !c.tunnel.zoneId))
       ctx.addIssue({ code: "custom", path: ["tunnel", "managed"], message: "a remotely managed tunnel needs tunnel.accountId and tunnel.zoneId" });
+    if (c.transparency.forward && c.secrets.map["WIREBOT_FORWARD_TOKEN"] === undefined)
+      ctx.addIssue({ code: "custom", path: ["transparency", "forward"], message: "forwarding traces needs the endpoint's token: add WIREBOT_FORWARD_TOKEN: <vault name> to secrets.map (the daemon sends it as a bearer token)" });
     if (!c.litellm.models.includes(c.litellm.defaultModel))
       ctx.addIssue({ code: "custom", path: ["litellm", "defaultModel"], message: `'${c.litellm.defaultModel}' is not in litellm.models` });
     if (c.secrets.backend === "bitwarden" && !c.secrets.bitwarden)

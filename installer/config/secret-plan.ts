@@ -46,7 +46,8 @@ export const TELEGRAM_TOKEN_VAR = SHARED_BOT_VAR;
 export const LITELLM_MASTER_VAR = "LITELLM_MASTER_KEY";
 export const CLOUDFLARE_TOKEN_VAR = "CLOUDFLARE_API_TOKEN";
 export const API_TOKEN_VAR = "WIREBOT_API_TOKEN";
-const RESERVED = new Set([TELEGRAM_TOKEN_VAR, LITELLM_MASTER_VAR, CLOUDFLARE_TOKEN_VAR, API_TOKEN_VAR, GATEWAY_TOKEN_VAR, TRACE_TOKEN_VAR, "TUNNEL_TOKEN"]);
+export const FORWARD_TOKEN_VAR = "WIREBOT_FORWARD_TOKEN";
+const RESERVED = new Set([TELEGRAM_TOKEN_VAR, LITELLM_MASTER_VAR, CLOUDFLARE_TOKEN_VAR, API_TOKEN_VAR, GATEWAY_TOKEN_VAR, TRACE_TOKEN_VAR, FORWARD_TOKEN_VAR, "TUNNEL_TOKEN"]);
 
 /** A dedicated user's own Telegram bot token: one poller per token, so never the shared bot's. */
 export const dedicatedTelegramVar = ownBotVar;
@@ -91,6 +92,9 @@ export function planSecrets(c: Config, l: Layout): SecretPlan {
   const reconcile: SecretNeed[] = [named(API_TOKEN_VAR, "wirebot/api-token", "token")];
   const master = fromMap(LITELLM_MASTER_VAR);
   if (master) reconcile.push(master);
+  // The trace forwarder runs in the daemon: only it holds the external endpoint's token.
+  const forward = c.transparency.forward ? fromMap(FORWARD_TOKEN_VAR) : null;
+  if (forward) reconcile.push(forward);
   envFiles.push({ path: PATHS.reconcileEnv, consumer: "wirebot-reconcile.service", vars: reconcile, format: "env" });
 
   const applyTime = [fromMap(LITELLM_MASTER_VAR), fromMap(CLOUDFLARE_TOKEN_VAR)].filter((s): s is SecretNeed => s !== null);

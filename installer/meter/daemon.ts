@@ -14,6 +14,7 @@ import { LiteLlmClient, toWirebotError, type LiteLlmClientOptions } from "./lite
 import { resolveAgentHashes } from "./litellm-keys.ts";
 import { createTraceApi } from "./trace-api.ts";
 import { TraceStore } from "./traces.ts";
+import { TraceForwarder } from "./trace-forward.ts";
 
 export interface MeterOptions {
   config: Config;
@@ -113,6 +114,10 @@ function abortedResult(ledger: Ledger): CycleResult {
 export interface DaemonOptions extends MeterOptions {
   /** WIREBOT_API_TOKEN */
   apiToken: string;
+  /** WIREBOT_FORWARD_TOKEN, when transparency.forward is set */
+  forwardToken?: string;
+  /** how often traces are forwarded (default 60 s: transparency.forward.perMinute is per run) */
+  forwardEveryMs?: number;
   /** default: config.metering.api.port; 0 picks a free port (tests) */
   apiPort?: number;
   /** stop: SIGTERM in production, an AbortController in tests */
@@ -182,11 +187,30 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   const task = cron.schedule(schedule, trigger, { name: "wirebot-reconcile", noOverlap: true });
   trigger();
 
+  // transparency.forward: its own clock, so a LiteLLM outage or a long cycle never holds traces back.
+  const fwd = config.transparency.forward;
+  let forwarding: Promise<unknown> | null = null;
+  let forwardTimer: NodeJS.Timeout | null = null;
+  if (fwd) {
+    if (!o.forwardToken) log.warn({ url: fwd.url }, "transparency.forward is set but WIREBOT_FORWARD_TOKEN is not: traces are not forwarded (map it in secrets.map, then `wirebot apply`)");
+    else {
+      const forwarder = new TraceForwarder(meter.db, meter.traces, { url: fwd.url, token: o.forwardToken, batch: fwd.batch, perMinute: fwd.perMinute, log });
+      const tick = () => {
+        if (forwarding || o.signal.aborted) return;
+        forwarding = forwarder.run().catch((e: unknown) => log.warn({ err: (e as Error).message }, "trace forwarding failed")).finally(() => (forwarding = null));
+      };
+      forwardTimer = setInterval(tick, o.forwardEveryMs ?? 60_000);
+      tick();
+    }
+  }
+
   await Promise.race([stopped, fatalSeen]);
   log.info("stopping: draining the running cycle and the API");
   await task.stop();
   await task.destroy();
   cycleAbort.abort();
+  if (forwardTimer) clearInterval(forwardTimer);
+  if (forwarding) await forwarding;
   if (st.running) await st.running;
   await api.close();
   await meter.close();

@@ -17,7 +17,7 @@ const tmp = () => path.join(mkdtempSync(path.join(tmpdir(), "wb-ledger-")), "led
 const sampleEvents = () => loadSampleRows().map((r) => parseSpendRow(renderRow(r, "v2")));
 
 describe("migrations", () => {
-  it("creates the schema at the latest user_version (2: traces) in WAL mode, and a second migrate is a no-op", () => {
+  it("creates the schema at the latest user_version (3: traces, trace forwarding) in WAL mode, and a second migrate is a no-op", () => {
     const file = tmp();
     const db = openLedgerDb(file);
     expect(db.pragma("user_version", { simple: true })).toBe(MIGRATIONS.at(-1)!.version);
@@ -26,10 +26,10 @@ describe("migrations", () => {
     expect(db.pragma("cache_size", { simple: true })).toBe(-LEDGER_CACHE_KIB);
     expect(LEDGER_CACHE_KIB).toBeLessThan(16_000);
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(["agent_keys", "budget_events", "spend_anomalies", "spend_daily", "spend_events", "sync_state", "trace_counts", "traces"]);
-    expect(migrate(db)).toBe(2);
+    expect(tables).toEqual(["agent_keys", "budget_events", "spend_anomalies", "spend_daily", "spend_events", "sync_state", "trace_counts", "trace_forward", "traces"]);
+    expect(migrate(db)).toBe(3);
     db.close();
-    expect(openLedgerDb(file).pragma("user_version", { simple: true })).toBe(2);
+    expect(openLedgerDb(file).pragma("user_version", { simple: true })).toBe(3);
   });
 
   it("a v1 ledger (an earlier wirebot's) gains the trace tables and keeps its rows", () => {
@@ -40,7 +40,7 @@ describe("migrations", () => {
     db.prepare("INSERT INTO sync_state (instance_id, watermark_ms) VALUES ('i', 42)").run();
     db.close();
     const up = openLedgerDb(file);
-    expect(up.pragma("user_version", { simple: true })).toBe(2);
+    expect(up.pragma("user_version", { simple: true })).toBe(3);
     expect(up.prepare("SELECT watermark_ms FROM sync_state").pluck().get()).toBe(42);
     expect(up.prepare("SELECT count(*) FROM traces").pluck().get()).toBe(0);
     up.close();

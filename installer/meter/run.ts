@@ -1,7 +1,7 @@
 /** The reconcile entry shared by `wirebot reconcile` and testing/reconcile-main.ts: env checks, --once output, --daemon signals. */
 import type { Logger } from "pino";
 import { litellmKeyVar, meteredAgents } from "../config/layout.ts";
-import { API_TOKEN_VAR, LITELLM_MASTER_VAR } from "../config/secret-plan.ts";
+import { API_TOKEN_VAR, FORWARD_TOKEN_VAR, LITELLM_MASTER_VAR } from "../config/secret-plan.ts";
 import type { Config } from "../config/schema.ts";
 import { configError, EXIT, usageError } from "../errors.ts";
 import type { Io } from "../io.ts";
@@ -77,7 +77,8 @@ export async function runReconcile(opts: ReconcileOptions, config: Config, io: I
       process.once("SIGINT", stop);
     }
     try {
-      return await runDaemon({ ...base, apiToken: env[API_TOKEN_VAR] ?? "", signal, ...(opts.apiPort !== undefined ? { apiPort: opts.apiPort } : {}) });
+      const forwardToken = env[FORWARD_TOKEN_VAR];
+      return await runDaemon({ ...base, apiToken: env[API_TOKEN_VAR] ?? "", ...(forwardToken ? { forwardToken } : {}), signal, ...(opts.apiPort !== undefined ? { apiPort: opts.apiPort } : {}) });
     } finally {
       process.off("SIGTERM", stop);
       process.off("SIGINT", stop);

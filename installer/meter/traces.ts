@@ -12,6 +12,8 @@ export interface TraceFilter {
   /** traces stored after this rowid (`--follow`, paging) */
   afterRow?: number;
   limit?: number;
+  /** the first `limit` matches instead of the last (forwarding walks forward from a cursor) */
+  oldestFirst?: boolean;
 }
 
 export interface StoredTrace extends TraceRecord {
@@ -60,7 +62,8 @@ export class TraceStore {
     if (f.afterRow !== undefined) where.push("rowid > ?"), args.push(f.afterRow);
     const cond = where.length ? `WHERE ${where.join(" AND ")}` : "";
     // newest last: a terminal reads top to bottom, and --follow appends
-    return this.db.prepare(`SELECT ${COLUMNS} FROM (SELECT rowid, * FROM traces ${cond} ORDER BY rowid DESC LIMIT ?) ORDER BY rowid`).all(...args, f.limit ?? 1000) as StoredTrace[];
+    const inner = `SELECT rowid, * FROM traces ${cond} ORDER BY rowid ${f.oldestFirst ? "ASC" : "DESC"} LIMIT ?`;
+    return this.db.prepare(`SELECT ${COLUMNS} FROM (${inner}) ORDER BY rowid`).all(...args, f.limit ?? 1000) as StoredTrace[];
   }
 
   counters(): { agentId: string; tool: string; action: TraceAction; n: number }[] {

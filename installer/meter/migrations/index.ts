@@ -2,6 +2,7 @@
 import type { Db } from "../db.ts";
 import m0001 from "./0001-init.ts";
 import m0002 from "./0002-traces.ts";
+import m0003 from "./0003-trace-forward.ts";
 
 export interface Migration {
   version: number;
@@ -9,4 +10,4 @@ export interface Migration {
   up(db: Db): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m0001, m0002];
+export const MIGRATIONS: readonly Migration[] = [m0001, m0002, m0003];
