@@ -28,6 +28,7 @@ const tsx = (script: string, ...args: string[]): Pick<Part, "cmd" | "args"> => (
 const parts: Part[] = [
   { name: "CLI start-up, everyday path and scale (`npm run bench:cli`)", ...tsx("cli.ts", ...(values.scale ? ["--scale", values.scale] : [])) },
   { name: "the meter (`npm run bench`)", ...tsx("run.ts") },
+  { name: "the trace plugin per tool call (`node --import tsx bench/trace-plugin.ts`)", ...tsx("trace-plugin.ts") },
   { name: `the gateway's footprint, ${values.agents} agents (\`npm run bench:footprint\`)`, ...tsx("gateway-footprint.ts", "--agents", values.agents) },
 ];
 if (values.live)
