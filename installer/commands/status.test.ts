@@ -30,6 +30,8 @@ interface Scenario {
   down?: number[];
   meterDown?: boolean;
   budgetState?: "ok" | "over";
+  /** a unit that the OOM killer stopped at its MemoryMax= and systemd restarted */
+  oomKilled?: string;
   pull?: object | null;
   /** the operator's environment (the CLI passes process.env) */
   env?: Record<string, string>;
@@ -38,8 +40,12 @@ interface Scenario {
 async function setup(s: Scenario = {}) {
   const answer = (c: ExecCall) => {
     if (c.cmd !== "systemctl" || c.args[0] !== "show") return undefined;
-    const code = s.failed?.[c.args[1]!];
-    return { stdout: code !== undefined ? `ActiveState=failed\nSubState=failed\nResult=exit-code\nExecMainStatus=${code}\n` : "ActiveState=active\nSubState=running\nResult=success\nExecMainStatus=0\n" };
+    const unit = c.args[1]!;
+    const code = s.failed?.[unit];
+    // gateways report their cgroup's memory against MemoryMax= (2176 MiB for the shared one)
+    const memory = unit.startsWith("clawdbot-gateway") ? `MemoryCurrent=${1300 * 1024 ** 2}\nMemoryMax=${2176 * 1024 ** 2}\n` : "MemoryCurrent=[not set]\nMemoryMax=infinity\n";
+    if (s.oomKilled === unit) return { stdout: `ActiveState=active\nSubState=running\nResult=oom-kill\nExecMainStatus=0\nNRestarts=2\n${memory}` };
+    return { stdout: (code !== undefined ? `ActiveState=failed\nSubState=failed\nResult=exit-code\nExecMainStatus=${code}\n` : "ActiveState=active\nSubState=running\nResult=success\nExecMainStatus=0\n") + memory };
   };
   const seenAuth: string[] = [];
   // the scenario's faults begin once the install is done
@@ -90,6 +96,14 @@ describe("wirebot status", () => {
     expect(out).toContain("All checks passed.");
     expect(seenAuth).toEqual([`Bearer ${TOKEN}`]);
     expect(ctx.io.text()).not.toContain(TOKEN);
+  });
+
+  it("each gateway's memory against its MemoryMax=; a gateway the OOM killer stopped and systemd restarted is a warning saying so", async () => {
+    const { ctx } = await setup({ oomKilled: "clawdbot-gateway@erin.service" });
+    expect(await statusCommand(ctx, {})).toBe(0);
+    const out = ctx.io.stdout.join("\n");
+    expect(out).toMatch(/\[ok {2}\] shared\s+healthy on 127\.0\.0\.1:18789 \(alice, bob\); memory 1\.27 GiB of 2\.13 GiB \(60 %\)/);
+    expect(out).toMatch(/\[WARN\] clawdbot-gateway@erin\.service\s+active \(running\); it was over its memory limit and the OOM killer stopped it \(2 restart\(s\) since boot\)/);
   });
 
   it("a failed dedicated gateway, its closed port and an over-budget agent: exit 1 and --json names each", async () => {
@@ -174,7 +188,7 @@ describe("wirebot doctor", () => {
     expect(out).toMatch(/\[FAIL\] \/data\/wirebot\/users\/alice\s+changed since apply: mode 0755, want 0700\n\s+fix: wirebot apply/);
     expect(out.match(/\/data\/wirebot\/users\/alice\s/g)).toHaveLength(1);
     expect(out).toMatch(/\[FAIL\] \/run\/wirebot\/reconcile\.env\s+mode 0644, want 0600\n\s+fix: chmod 0600/);
-    expect(out).toMatch(/\[FAIL\] memory\s+2 gateway\(s\) \(1 dedicated\) need about 2\.5 GB/);
+    expect(out).toMatch(/\[FAIL\] memory\s+2 gateway\(s\) \(1 dedicated\) need about 3\.1 GB .*: 2\.1 GB short/);
     expect(out).toMatch(/\[FAIL\] package\s+.*holds openclaw@2026\.8\.1 .*\n\s+fix: wirebot upgrade --runtime-version 2026\.9\.6/);
     expect(out).not.toContain(TOKEN);
   });

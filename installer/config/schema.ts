@@ -21,6 +21,14 @@ export const Trust = z.enum(["restricted", "sandboxed", "trusted"]);
 /** The shared gateway's system agent (ambient work on its own metered key): no user may take its id. */
 export const SYSTEM_AGENT_ID = "wirebot";
 
+/** A gateway's memory budget in MiB, when the capacity model (config/capacity.ts) is not wanted: MemoryHigh= and MemoryMax=. */
+const MemoryBudget = z
+  .strictObject({
+    high: z.number().int().min(512, "must be at least 512 (MiB): a gateway needs about 1 GiB").max(1_048_576),
+    max: z.number().int().min(512, "must be at least 512 (MiB)").max(1_048_576),
+  })
+  .refine((m) => m.max >= m.high, { message: "max must be at least high (MemoryMax= is the hard limit, MemoryHigh= where throttling starts)" });
+
 const UserSchema = z.strictObject({
   id: z
     .string()
@@ -40,6 +48,8 @@ const UserSchema = z.strictObject({
     })
     .default({}),
   budget: z.strictObject({ monthlyUsd: z.number().positive("must be more than 0 (US dollars a month)").max(1_000_000, "must be at most 1000000 (US dollars a month)") }).optional(),
+  /** Dedicated gateways only: this gateway's memory budget instead of the capacity model's. */
+  memory: MemoryBudget.optional(),
 });
 
 export const ConfigSchema = z
@@ -58,6 +68,8 @@ export const ConfigSchema = z
       .strictObject({
         port: port.default(18789),
         dedicatedPortBase: port.default(18800),
+        /** The shared gateway's memory budget instead of the capacity model's. */
+        memory: MemoryBudget.optional(),
       })
       .prefault({}),
     paths: z
@@ -204,6 +216,8 @@ export const ConfigSchema = z
     c.users.forEach((u, i) => {
       if (u.port !== undefined && (u.mode ?? c.mode) !== "dedicated")
         ctx.addIssue({ code: "custom", path: ["users", i, "port"], message: "only a dedicated user has a port of its own" });
+      if (u.memory !== undefined && (u.mode ?? c.mode) !== "dedicated")
+        ctx.addIssue({ code: "custom", path: ["users", i, "memory"], message: "only a dedicated user has a gateway of its own; the shared gateway's budget is gateway.memory" });
       if (u.trust === "trusted" && (u.mode ?? c.mode) !== "dedicated")
         ctx.addIssue({ code: "custom", path: ["users", i, "trust"], message: "'trusted' is for a dedicated gateway's owner; in a shared gateway use 'restricted' or 'sandboxed'" });
     });

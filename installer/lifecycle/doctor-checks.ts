@@ -117,9 +117,9 @@ export async function resourceChecks(host: Host, c: Config, scope: FixScope = { 
       area: "resources",
       name: "memory",
       level: mem ? "fail" : "ok",
-      summary: mem?.message ?? `${gb(facts.memTotalBytes)} total; ${l.gateways.length} gateway(s) need about ${gb(memoryNeeded(l))}`,
+      summary: mem?.message ?? `${gb(facts.memTotalBytes)} total; ${l.gateways.length} gateway(s) need about ${gb(memoryNeeded(c, l))}`,
       fix: `move dedicated users to the shared gateway (\`${wirebotFix(scope, "user move ID --mode shared", { config: false })}\`) or add memory`,
-      data: { memTotalBytes: facts.memTotalBytes, neededBytes: memoryNeeded(l) },
+      data: { memTotalBytes: facts.memTotalBytes, neededBytes: memoryNeeded(c, l) },
     },
     {
       area: "resources",

@@ -39,11 +39,16 @@ export interface UnitState {
   sub: string;
   result: string;
   execStatus: number | null;
+  /** bytes the unit's cgroup uses now, and its MemoryMax= (null: unknown, or no limit) */
+  memoryBytes?: number | null;
+  memoryMaxBytes?: number | null;
+  /** times systemd restarted it since boot (an OOM kill shows up here as well as in result) */
+  restarts?: number | null;
 }
 
 /** `systemctl show` for the reason a unit failed; `is-active` when show says nothing (old systemd, fakes). */
 export async function probeUnit(host: Host, unit: string): Promise<UnitState> {
-  const r = await host.exec("systemctl", ["show", unit, "--property=ActiveState,SubState,Result,ExecMainStatus"], { timeoutMs: 10_000 });
+  const r = await host.exec("systemctl", ["show", unit, "--property=ActiveState,SubState,Result,ExecMainStatus,MemoryCurrent,MemoryMax,NRestarts"], { timeoutMs: 10_000 });
   const kv = new Map<string, string>();
   for (const line of r.stdout.split("\n")) {
     const eq = line.indexOf("=");
@@ -52,7 +57,9 @@ export async function probeUnit(host: Host, unit: string): Promise<UnitState> {
   let active = kv.get("ActiveState") ?? "";
   if (!active) active = (await host.exec("systemctl", ["is-active", unit], { timeoutMs: 10_000 })).stdout.trim() || "unknown";
   const status = kv.get("ExecMainStatus");
-  return { active, sub: kv.get("SubState") ?? "", result: kv.get("Result") ?? "", execStatus: status && /^\d+$/.test(status) ? Number(status) : null };
+  // systemd prints [not set] or infinity when there is no figure
+  const num = (k: string) => (/^\d+$/.test(kv.get(k) ?? "") ? Number(kv.get(k)) : null);
+  return { active, sub: kv.get("SubState") ?? "", result: kv.get("Result") ?? "", execStatus: status && /^\d+$/.test(status) ? Number(status) : null, memoryBytes: num("MemoryCurrent"), memoryMaxBytes: num("MemoryMax"), restarts: num("NRestarts") };
 }
 
 // Exit statuses wirebot's own units use (DESIGN.md "Command line").
@@ -64,17 +71,33 @@ const EXIT_MEANING: Record<number, string> = {
   78: "bad configuration",
 };
 
+const gib = (n: number) => `${(n / 1024 ** 3).toFixed(2)} GiB`;
+
+/** "1.21 GiB of 2.12 GiB (57 %)": what a gateway uses against its MemoryMax=. */
+export function memoryText(s: UnitState): string | null {
+  if (s.memoryBytes === null || s.memoryBytes === undefined) return null;
+  if (!s.memoryMaxBytes) return `memory ${gib(s.memoryBytes)} (no limit)`;
+  return `memory ${gib(s.memoryBytes)} of ${gib(s.memoryMaxBytes)} (${Math.round((s.memoryBytes / s.memoryMaxBytes) * 100)} %)`;
+}
+
 export function describeUnit(s: UnitState): string {
   const sub = s.sub && s.sub !== s.active ? ` (${s.sub})` : "";
-  if (s.active !== "failed") return `${s.active}${sub}`;
+  // The OOM killer stopped it at MemoryMax= (OOMPolicy=stop) and Restart= brought it back: say so, it is not healthy.
+  const oom = s.result === "oom-kill" ? `; it was over its memory limit and the OOM killer stopped it${s.restarts ? ` (${s.restarts} restart(s) since boot)` : ""}` : "";
+  if (s.active !== "failed") return `${s.active}${sub}${oom}`;
   const why = s.execStatus ? `exit ${s.execStatus}${EXIT_MEANING[s.execStatus] ? `: ${EXIT_MEANING[s.execStatus]}` : ""}` : s.result || "unknown reason";
-  return `failed (${why})`;
+  return `failed (${why})${oom}`;
 }
 
 export function managedUnits(c: Config, l: Layout): string[] {
   return [SECRETS_UNIT, ...l.gateways.map((g) => g.unit), RECONCILE_UNIT, ...(c.tunnel.enabled ? [TUNNEL_UNIT] : []), ...(c.drift.schedule !== undefined ? [DRIFT_TIMER] : [])];
 }
 
+
+const memoryOf = (s: UnitState | undefined) => {
+  const t = s ? memoryText(s) : null;
+  return t ? `; ${t}` : null;
+};
 
 /** Lag above this is worth a warning: a few reconcile cycles plus the settle delay. */
 export const LAG_WARN_SECONDS = 30 * 60;
@@ -88,7 +111,9 @@ export async function collectStatus(host: Host, c: Config, scope: FixScope = { r
   for (const unit of managedUnits(c, l)) {
     const s = await probeUnit(host, unit);
     states.set(unit, s);
-    const level = s.active === "active" ? "ok" : s.active === "activating" || s.active === "reloading" ? "warn" : "fail";
+    const starting = s.active === "activating" || s.active === "reloading";
+    // running again after an OOM kill: up, but worth a look
+    const level = s.active === "active" ? (s.result === "oom-kill" ? "warn" : "ok") : starting ? "warn" : "fail";
     checks.push({ area: "unit", name: unit, level, summary: describeUnit(s), fix: `journalctl -u ${unit} -n 50 --no-pager; then systemctl restart ${unit}`, data: { ...s } });
   }
 
@@ -101,9 +126,9 @@ export async function collectStatus(host: Host, c: Config, scope: FixScope = { r
       area: "gateway",
       name: g.id,
       level: healthy ? "ok" : "fail",
-      summary: healthy ? `healthy on 127.0.0.1:${g.port} (${who})` : r === null ? `no answer on 127.0.0.1:${g.port} (${who})` : `unhealthy answer from ${url} (HTTP ${r.status})`,
+      summary: (healthy ? `healthy on 127.0.0.1:${g.port} (${who})` : r === null ? `no answer on 127.0.0.1:${g.port} (${who})` : `unhealthy answer from ${url} (HTTP ${r.status})`) + (memoryOf(states.get(g.unit)) ?? ""),
       fix: `journalctl -u ${g.unit} -n 50 --no-pager`,
-      data: { unit: g.unit, port: g.port, users: g.users.map((u) => u.id) },
+      data: { unit: g.unit, port: g.port, users: g.users.map((u) => u.id), memoryBytes: states.get(g.unit)?.memoryBytes ?? null, memoryMaxBytes: states.get(g.unit)?.memoryMaxBytes ?? null },
     });
   }
 

@@ -51,7 +51,7 @@ describe("systemdExposureChecks on a live host", () => {
     const gw = c["clawdbot-gateway.service"]!;
     expect(gw.level).toBe("warn");
     // Type=exec (8.1) and RestrictSUIDSGID= (8.2) are backported on 8.10: not listed
-    expect(gw.summary).toBe("systemd 239 (RHEL 8.10) ignores ProtectKernelLogs= (244), ProtectClock= (245), ProtectHostname= (242), ProtectProc= (247), so it runs with less isolation than rendered");
+    expect(gw.summary).toBe("systemd 239 (RHEL 8.10) ignores ProtectKernelLogs= (244), ProtectClock= (245), ProtectHostname= (242), ProtectProc= (247), so it runs with less isolation than rendered; does not know OOMPolicy= (243)");
     expect(gw.fix).toMatch(/^every line of this unit needs systemd >= 247: .*docs\/systemd-versions\.md\)$/);
     expect(gw.data).toMatchObject({ systemd: 239, rhel8Minor: 10, needs: 247, unknown: [] });
     const rec = c["wirebot-reconcile.service"]!;

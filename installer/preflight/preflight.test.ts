@@ -16,15 +16,16 @@ describe("preflight", () => {
     expect(judge(c, l, ok)).toEqual([]);
   });
 
-  it("costs about 1 GB per gateway plus a reserve", () => {
-    expect(memoryNeeded(l)).toBe(2.5 * GB);
+  it("costs what the capacity model says: 1.15 GB + 6 MB per agent (a shared gateway sized for its tier of 10) per gateway, plus the reserve", () => {
+    // shared: 1178 + 6 × 10 MiB; erin's dedicated: 1178 + 6 MiB; reserve 512 + 150 + 64 MiB
+    expect(memoryNeeded(c, l)).toBe((1238 + 1184 + 726) * 1024 ** 2);
   });
 
   it("refuses a layout the memory cannot hold and says what to do", () => {
     const issues = judge(c, l, { ...ok, memTotalBytes: 2 * GB });
     expect(issues).toHaveLength(1);
     expect(issues[0]!.path).toBe("memory");
-    expect(issues[0]!.message).toMatch(/2 gateway\(s\) \(1 dedicated\) need about 2\.5 GB .* this host has 2\.0 GB: move users to mode: shared/);
+    expect(issues[0]!.message).toMatch(/2 gateway\(s\) \(1 dedicated\) need about 3\.1 GB .* this host has 2\.0 GB: 1\.1 GB short; move users to mode: shared/);
   });
 
   it("names the OS, old systemd, small disk and busy ports", () => {

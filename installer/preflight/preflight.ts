@@ -1,5 +1,6 @@
 /** Preflight: can this box hold the layout? OS, systemd, memory, disk, ports, sandboxes. Facts are read, then judged purely. */
 import { resolveLayout, type Layout } from "../config/layout.ts";
+import { layoutFit, reserveMiB } from "../config/capacity.ts";
 import type { Config } from "../config/schema.ts";
 import { preflightError, type ErrorIssue } from "../errors.ts";
 import type { Host } from "../host/host.ts";
@@ -9,10 +10,6 @@ import { judgeCliLocation } from "./cli-location.ts";
 import { judgeDataDir, readDataDirFacts } from "./data-dir.ts";
 import { assertSandboxReady } from "./sandbox.ts";
 
-/** Measured RSS of one gateway (openclaw.md §0: ~0.9 GB idle, 1.27 GB after two turns). */
-export const GATEWAY_RSS_BYTES = 1.0 * 1024 ** 3;
-/** The OS, the reconcile daemon and headroom. */
-export const BASE_RESERVE_BYTES = 0.5 * 1024 ** 3;
 /** The pinned runtime is ~835 MB unpacked; keep room for an upgrade beside it. */
 export const DISK_NEEDED_BYTES = 2 * 1024 ** 3;
 /**
@@ -34,8 +31,9 @@ export interface HostFacts {
 
 const gb = (n: number) => `${(n / 1024 ** 3).toFixed(1)} GB`;
 
-export function memoryNeeded(l: Layout): number {
-  return l.gateways.length * GATEWAY_RSS_BYTES + BASE_RESERVE_BYTES;
+/** What the gateways hold steady plus the reserve (config/capacity.ts, from the measured footprint). */
+export function memoryNeeded(c: Config, l: Layout): number {
+  return layoutFit(c, l, 0).neededBytes;
 }
 
 /** The releases wirebot is built and tested for (the .deb's Depends:, systemd 247+, glibc of the bundled Node). */
@@ -58,11 +56,11 @@ export function judge(c: Config, l: Layout, f: HostFacts): ErrorIssue[] {
       path: "systemd",
       message: `systemd ${f.systemdVersion} is too old: wirebot's units need ${MIN_SYSTEMD}+ (LoadCredential=, which hands the reconcile daemon its config, cloudflared its tunnel token and the secrets unit the Bitwarden token; see docs/systemd-versions.md)`,
     });
-  const need = memoryNeeded(l);
-  if (need > f.memTotalBytes)
+  const fit = layoutFit(c, l, f.memTotalBytes);
+  if (fit.shortBytes > 0)
     issues.push({
       path: "memory",
-      message: `${l.gateways.length} gateway(s) (${l.dedicated.length} dedicated) need about ${gb(need)} of RAM (~1 GB each, measured), this host has ${gb(f.memTotalBytes)}: move users to mode: shared or add memory`,
+      message: `${l.gateways.length} gateway(s) (${l.dedicated.length} dedicated) need about ${gb(fit.neededBytes)} of RAM (1.15 GB each plus 6 MB per agent, measured, and ${(reserveMiB() / 1024).toFixed(1)} GB for the rest of the box), this host has ${gb(f.memTotalBytes)}: ${gb(fit.shortBytes)} short; move users to mode: shared or add memory`,
     });
   if (f.diskFreeBytes < DISK_NEEDED_BYTES) issues.push({ path: "disk", message: `/opt has ${gb(f.diskFreeBytes)} free; the runtime needs ${gb(DISK_NEEDED_BYTES)}` });
   for (const p of f.busyPorts) {

@@ -113,7 +113,7 @@ export function renderAll(c: Config, ctx: RenderContext): Desired {
     r.push(unitFile(GATEWAY_TEMPLATE_UNIT, renderDedicatedTemplateUnit(c, l, t), l.dedicated.map((g) => g.unit)));
     for (const g of l.dedicated) {
       r.push({ kind: "dir", path: `/etc/systemd/system/${g.unit}.d`, mode: 0o755, owner: ROOT, notify: [] });
-      r.push(unitFile(`${g.unit}.d/10-wirebot.conf`, renderDedicatedDropIn(g.id, t), [g.unit]));
+      r.push(unitFile(`${g.unit}.d/10-wirebot.conf`, renderDedicatedDropIn(c, g, t), [g.unit]));
       r.push(enableLink(g.unit, GATEWAY_TEMPLATE_UNIT));
     }
   }

@@ -206,6 +206,25 @@ describe("gateway config", () => {
   });
 });
 
+describe("memory budgets in the gateway units", () => {
+  const fileOf = (r: ReturnType<typeof render>, p: string) => (r.resources.find((x) => x.path === p) as { content: string }).content;
+
+  it("every gateway unit has MemoryHigh, MemoryMax, OOMPolicy=stop, TasksMax and a heap limit below MemoryHigh, from the capacity model", () => {
+    const r = render("mixed");
+    const shared = fileOf(r, "/etc/systemd/system/clawdbot-gateway.service");
+    for (const line of ["MemoryHigh=1664M", "MemoryMax=2176M", "OOMPolicy=stop", "TasksMax=1024", "Environment=NODE_OPTIONS=--max-old-space-size=832"]) expect(shared).toContain(line);
+    const erin = fileOf(r, "/etc/systemd/system/clawdbot-gateway@erin.service.d/10-wirebot.conf");
+    for (const line of ["MemoryHigh=1600M", "MemoryMax=2112M", "OOMPolicy=stop", "Environment=NODE_OPTIONS=--max-old-space-size=768"]) expect(erin).toContain(line);
+  });
+
+  it("a user added to the shared gateway within its tier leaves its unit as it was: no restart for every tenant", () => {
+    const before = fileOf(render("three-users"), "/etc/systemd/system/clawdbot-gateway.service");
+    const text = exampleText("three-users").replace(/(\nusers:\n)/, "$1  - id: zoe\n    name: Zoe\n");
+    const after = renderAll(parseConfig(text, "t"), { assets, wirebot: WIREBOT_CMD, configText: text, encryptedCredential: true });
+    expect(fileOf(after, "/etc/systemd/system/clawdbot-gateway.service")).toBe(before);
+  });
+});
+
 describe("templates", () => {
   it("throws on unknown and unused placeholders and on line breaks in values", () => {
     expect(() => renderTemplate("t", "a={{x}}", {})).toThrow(/no value for \{\{x\}\}/);

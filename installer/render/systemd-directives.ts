@@ -43,6 +43,8 @@ export const DIRECTIVES: Readonly<Record<string, Feature>> = {
   TasksMax: h(227),                   // NEWS 227
   AmbientCapabilities: h(229),        // NEWS 229
   MemoryMax: h(231),                  // NEWS 231 (memory controller on cgroup v2; git da4d897e75)
+  MemoryHigh: h(231),                 // NEWS 231, with MemoryMax= and MemoryLow= (cgroup v2)
+  OOMPolicy: b(243),                  // NEWS 243: before it a unit whose process the OOM killer took kept running
   MemoryDenyWriteExecute: h(231), RestrictRealtime: h(231), // NEWS 231
   ReadWritePaths: x(231),             // NEWS 231: without it ProtectSystem=strict leaves the unit's own state read-only
   ProtectKernelTunables: h(232), ProtectKernelModules: h(232), ProtectControlGroups: h(232), // NEWS 232

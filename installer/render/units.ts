@@ -1,5 +1,6 @@
 /** Renders the systemd units, drop-ins, sysusers.d and tmpfiles.d snippets from units/ and templates/. Pure. */
-import { dedicatedServiceUser, PATHS, SERVICE_USER, usersDir, type Layout } from "../config/layout.ts";
+import { dedicatedServiceUser, PATHS, SERVICE_USER, usersDir, type GatewayLayout, type Layout } from "../config/layout.ts";
+import { gatewayBudget, type GatewayBudget } from "../config/capacity.ts";
 import type { Config } from "../config/schema.ts";
 import type { Templates } from "../assets.ts";
 import { RBW_ROOT_DIRS, RBW_XDG_RUNTIME_DIR } from "../secrets/rbw-place.ts";
@@ -17,7 +18,7 @@ function tmpl(t: Templates, name: string): string {
   return text;
 }
 
-const blocks = { blocks: ["hardening", "credential", "lines"] };
+const blocks = { blocks: ["hardening", "credential", "lines", "memory"] };
 
 // The rbw agent runs outside the unit (`wirebot secrets unlock` starts it): the unit sees root's rbw files
 // read-only and the rest of /root and /home stays hidden (ProtectHome=tmpfs). rbw finds the agent's socket under
@@ -52,6 +53,22 @@ export function renderSecretsUnit(c: Config, cmd: WirebotCommand, t: Templates, 
   );
 }
 
+/**
+ * A gateway's memory budget as unit lines (config/capacity.ts): MemoryHigh= throttles, MemoryMax= has the
+ * OOM killer stop the gateway (OOMPolicy=stop: the whole unit, which Restart= brings back), and the main V8
+ * heap is capped below MemoryHigh so the runtime collects garbage before the kernel acts.
+ */
+function memoryLines(b: GatewayBudget): string {
+  return [
+    `# Memory budget (${b.source === "model" ? `capacity model, ${b.agents} agent(s): docs/gateway-footprint.md` : "gateway.memory / users[].memory in wirebot.yaml"})`,
+    `MemoryHigh=${b.highMiB}M`,
+    `MemoryMax=${b.maxMiB}M`,
+    "OOMPolicy=stop",
+    `TasksMax=${b.tasksMax}`,
+    `Environment=NODE_OPTIONS=--max-old-space-size=${b.heapMiB}`,
+  ].join("\n");
+}
+
 export function renderSharedGatewayUnit(c: Config, l: Layout, t: Templates): string | null {
   const g = l.shared;
   if (!g) return null;
@@ -71,6 +88,7 @@ export function renderSharedGatewayUnit(c: Config, l: Layout, t: Templates): str
       writePaths: [g.stateDir, usersDir(c)].join(" "),
       // With sandboxed users: the sandbox service's socket, and files the sandbox user can share (sandbox-units.ts).
       hardening: renderPolicy("gateway") + (sandboxedSharedUsers(l).length > 0 ? `\n${gatewaySandboxLines()}` : ""),
+      memory: memoryLines(gatewayBudget(c, g)),
     },
     blocks,
   );
@@ -85,11 +103,12 @@ export function renderDedicatedTemplateUnit(c: Config, l: Layout, t: Templates):
   );
 }
 
-export function renderDedicatedDropIn(userId: string, t: Templates): string {
+export function renderDedicatedDropIn(c: Config, g: GatewayLayout, t: Templates): string {
   return renderTemplate("clawdbot-gateway@.dropin.conf", tmpl(t, "clawdbot-gateway@.dropin.conf"), {
     header: MANAGED_HEADER,
-    serviceUser: dedicatedServiceUser(userId),
-  });
+    serviceUser: dedicatedServiceUser(g.users[0]!.id),
+    memory: memoryLines(gatewayBudget(c, g)),
+  }, blocks);
 }
 
 export function renderTunnelUnit(c: Config, t: Templates): string {
