@@ -199,10 +199,11 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void, au
     .description("provision a runtime version beside the current one, validate, switch, verify; roll back on failure")
     .option("--runtime-version <version>", "openclaw version to move to")
     .option("--dry-run", "show the plan only")
+    .option("--list", "list the snapshots of the gateways' state taken before each upgrade, and change nothing")
     .addOption(rootOption())
     .addOption(waitOption())
-    .action(async (o: { runtimeVersion?: string; dryRun?: boolean; root?: string }) =>
-      run(async () => (await import("./commands/upgrade.ts")).upgradeCommand(await ctxFor(o.root), { ...(o.runtimeVersion ? { runtimeVersion: o.runtimeVersion } : {}), dryRun: Boolean(o.dryRun) }))(),
+    .action(async (o: { runtimeVersion?: string; dryRun?: boolean; list?: boolean; root?: string }) =>
+      run(async () => (await import("./commands/upgrade.ts")).upgradeCommand(await ctxFor(o.root), { ...(o.runtimeVersion ? { runtimeVersion: o.runtimeVersion } : {}), dryRun: Boolean(o.dryRun), list: Boolean(o.list) }))(),
     );
 
   program

@@ -1,5 +1,5 @@
 /** upgrade on a live box (the real converge): stage + validate before any stop, switch the version, and roll back on a failed verify. */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../config/load.ts";
@@ -9,6 +9,9 @@ import { buildDesired } from "../pipeline/desired.ts";
 import { converge } from "../pipeline/converge.ts";
 import { startLiveBox, type LiveBox } from "../../test/support/live-box.ts";
 import { PINNED_RUNTIME_VERSION, upgradeCommand } from "./upgrade.ts";
+import { statusCommand } from "./status.ts";
+import { listSnapshots, SNAPSHOTS_DIR, verifySnapshot } from "../lifecycle/state-snapshot.ts";
+import { gunzipStream, readTar } from "../lifecycle/tar.ts";
 
 let root: string;
 let box: LiveBox | null = null;
@@ -115,6 +118,67 @@ describe("wirebot upgrade", () => {
     expect(rec.systemctl().filter((c) => !c.startsWith("is-active ")).at(-1)).toMatch(/^start .*clawdbot-gateway\.service/);
     // and the verifier found it active again
     expect(rec.systemctl().at(-1)).toMatch(/^is-active .*clawdbot-gateway\.service/);
+  });
+
+  it("stops the gateways and snapshots their state before switching: 0600 archives, a manifest with checksums, --list shows it", async () => {
+    const { ctx, rec, deps } = await installed();
+    const sessions = path.join(root, "data/wirebot/gateway/agents/alice/agent/openclaw-agent.sqlite");
+    mkdirSync(path.dirname(sessions), { recursive: true });
+    writeFileSync(sessions, "alice's sessions, schema 1");
+    expect(await upgradeCommand(ctx, { runtimeVersion: NEW }, deps)).toBe(0);
+    // both gateways were stopped before anything started on the new runtime
+    const sc = rec.systemctl();
+    const stopAt = sc.indexOf("stop clawdbot-gateway.service clawdbot-gateway@erin.service");
+    expect(stopAt).toBeGreaterThanOrEqual(0);
+    expect(stopAt).toBeLessThan(sc.findIndex((c) => /^(start|restart) /.test(c)));
+    const [snap, ...more] = await listSnapshots(ctx.host);
+    expect(more).toEqual([]);
+    expect(snap).toMatchObject({ runtime: { version: "2026.9.6" }, to: NEW, gateways: [{ id: "shared" }, { id: "erin" }] });
+    expect(await verifySnapshot(ctx.host, snap!)).toEqual([]);
+    const dir = path.join(root, SNAPSHOTS_DIR.slice(1), snap!.id);
+    for (const f of ["manifest.json", "shared.tar.gz", "erin.tar.gz"]) expect(statSync(path.join(dir, f)).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    // the archive holds the state as it was at rest
+    const entries: Record<string, string> = {};
+    for await (const e of readTar(gunzipStream([readFileSync(path.join(dir, "shared.tar.gz"))]))) {
+      if (e.type !== "file" || !e.content) continue;
+      const chunks: Buffer[] = [];
+      for await (const c of e.content) chunks.push(c);
+      entries[e.path] = Buffer.concat(chunks).toString("utf8");
+    }
+    expect(entries["agents/alice/agent/openclaw-agent.sqlite"]).toBe("alice's sessions, schema 1");
+    const list = box!.context();
+    expect(await upgradeCommand(list, { list: true })).toBe(0);
+    // status says what the snapshots take
+    const st = box!.context();
+    await statusCommand(st, {});
+    expect(st.io.stdout.join("\n")).toMatch(/snapshots\s+1 state snapshot\(s\) of runtime\.keepSnapshots 3, [\d.]+ MiB in \/var\/lib\/wirebot\/snapshots/);
+    expect(list.io.stdout.join("\n")).toMatch(new RegExp(`${snap!.id} .* openclaw 2026\\.9\\.6 → ${NEW.replace(/\./g, "\\.")} +shared \\(\\d+ files\\), erin`));
+  });
+
+  it("keeps runtime.keepSnapshots (3) snapshots: the oldest go", async () => {
+    const { ctx, deps } = await installed();
+    for (const [i, v] of [NEW, "2026.9.6", NEW, "2026.9.6"].entries()) {
+      // upgrades a minute apart
+      const c = box!.context();
+      const at = new Date(Date.UTC(2026, 11, 8, 12, i));
+      c.host.now = () => at;
+      expect(await upgradeCommand(c, { runtimeVersion: v }, deps)).toBe(0);
+    }
+    const all = await listSnapshots(ctx.host);
+    expect(all.map((s) => `${s.runtime.version}→${s.to}`)).toEqual([`${NEW}→2026.9.6`, `2026.9.6→${NEW}`, `${NEW}→2026.9.6`]);
+  });
+
+  it("no snapshot, no upgrade: the gateways start again on the runtime they had, wirebot.yaml is as it was", async () => {
+    const { ctx, rec, deps } = await installed();
+    // something in the way of the snapshots dir
+    writeFileSync(path.join(root, SNAPSHOTS_DIR.slice(1)), "not a directory");
+    const before = yaml();
+    const err = await upgradeCommand(ctx, { runtimeVersion: NEW }, deps).catch((e) => e);
+    expect(err).toMatchObject({ code: "upgrade.snapshot", exitCode: 73 });
+    expect(err.hint).toMatch(/no snapshot, no upgrade/);
+    expect(yaml()).toBe(before);
+    expect(rec.systemctl().slice(-1)[0]).toBe("start clawdbot-gateway.service clawdbot-gateway@erin.service");
   });
 
   it("--dry-run shows the plan and changes nothing", async () => {

@@ -15,11 +15,15 @@ import { validateGatewayConfig, type ConfigValidation, type RuntimePaths } from 
 import { provisionRuntime } from "../runtime/provision.ts";
 import { loadConfig, type CommandContext } from "../pipeline/context.ts";
 import { buildDesired } from "../pipeline/desired.ts";
+import { createSystemd } from "../engine/systemd.ts";
+import { listSnapshots, pruneSnapshots, SNAPSHOTS_DIR, takeSnapshot, type SnapshotManifest } from "../lifecycle/state-snapshot.ts";
 
 export interface UpgradeOptions {
   /** exact openclaw version; default: the version this wirebot release pins */
   runtimeVersion?: string;
   dryRun?: boolean;
+  /** list the state snapshots and change nothing */
+  list?: boolean;
   verifyTimeoutMs?: number;
 }
 
@@ -59,8 +63,43 @@ async function validateWithNewRuntime(ctx: CommandContext, next: Config, text: s
 }
 
 export function upgradeCommand(ctx: CommandContext, opts: UpgradeOptions, deps: UpgradeDeps = {}): Promise<number> {
+  if (opts.list) return listCommand(ctx);
   // A dry run only reads; a real one holds the apply lock from reading wirebot.yaml to the last rollback.
   return opts.dryRun ? upgrade(ctx, opts, deps) : withApplyLock(ctx, () => upgrade(ctx, opts, deps));
+}
+
+const mib = (n: number) => `${(n / 1024 ** 2).toFixed(1)} MiB`;
+
+async function listCommand(ctx: CommandContext): Promise<number> {
+  const all = await listSnapshots(ctx.host);
+  if (all.length === 0) ctx.io.out(`No state snapshots in ${ctx.host.resolve(SNAPSHOTS_DIR)} (one is taken before every upgrade).`);
+  else {
+    ctx.io.out(`State snapshots in ${ctx.host.resolve(SNAPSHOTS_DIR)}, oldest first (${mib(all.reduce((n, s) => n + s.bytes, 0))} in all):`);
+    for (const s of all) ctx.io.out(`  ${s.id}  ${s.at}  ${s.runtime.package} ${s.runtime.version} → ${s.to}  ${s.gateways.map((g) => `${g.id} (${g.files} files)`).join(", ")}  ${mib(s.bytes)}`);
+  }
+  return EXIT.ok;
+}
+
+/**
+ * Stops every gateway (a running one keeps writing its SQLite state), archives their state dirs, prunes
+ * to runtime.keepSnapshots. No snapshot, no upgrade: a failure starts the gateways again on the runtime
+ * they had and stops here.
+ */
+async function snapshotState(ctx: CommandContext, current: Config, next: Config, to: string): Promise<SnapshotManifest> {
+  const units = resolveLayout(current).gateways.map((g) => g.unit);
+  const sd = createSystemd(ctx.host);
+  if (ctx.live) await step(ctx.io, `stopping ${units.length} gateway(s) so their state is at rest`, () => sd.stop(units));
+  let snap: SnapshotManifest;
+  try {
+    snap = await step(ctx.io, "snapshotting the gateways' state", () => takeSnapshot(ctx.host, current, to));
+  } catch (e) {
+    if (ctx.live) await sd.start(units);
+    throw e;
+  }
+  ctx.io.err(`  snapshot ${snap.id}: ${snap.gateways.map((g) => `${g.id} ${g.files} file(s), ${mib(g.bytes)}`).join("; ")}`);
+  const pruned = await pruneSnapshots(ctx.host, next.runtime.keepSnapshots);
+  if (pruned.length > 0) ctx.io.err(`  removed ${pruned.length} older snapshot(s) (runtime.keepSnapshots: ${next.runtime.keepSnapshots})`);
+  return snap;
 }
 
 async function upgrade(ctx: CommandContext, opts: UpgradeOptions, deps: UpgradeDeps): Promise<number> {
@@ -79,9 +118,10 @@ async function upgrade(ctx: CommandContext, opts: UpgradeOptions, deps: UpgradeD
         `Upgrade plan: ${next.runtime.package} ${from} → ${to} (node ${next.runtime.node})`,
         `  1. provision ${newDir}${from === to ? " (re-provision; idempotent)" : ` beside ${oldDir}`}`,
         `  2. validate ${resolveLayout(next).gateways.length} gateway config(s) with the new runtime; stop here if any is rejected`,
-        `  3. write runtime.version: ${to} into wirebot.yaml and converge:`,
+        `  3. stop the gateways and snapshot their state into ${SNAPSHOTS_DIR} (keeping ${next.runtime.keepSnapshots}); no snapshot, no upgrade`,
+        `  4. write runtime.version: ${to} into wirebot.yaml and converge:`,
         ...formatPlan(p).split("\n").map((l) => `     ${l}`),
-        `  4. verify health; on failure restore ${from} and its files and converge again`,
+        `  5. verify health; on failure restore ${from} and its files and converge again`,
         "Dry run: nothing was changed.",
       ].join("\n"),
     );
@@ -99,6 +139,7 @@ async function upgrade(ctx: CommandContext, opts: UpgradeOptions, deps: UpgradeD
       hint: `stay on ${from} (still running), or check the release notes of ${to} for renamed keys; ${newDir} can be removed`,
     });
 
+  await snapshotState(ctx, current, next, to);
   try {
     await converge(ctx, next, nextText, opts.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: opts.verifyTimeoutMs } : {});
   } catch (e) {

