@@ -10,6 +10,9 @@ import { openLedgerDb } from "./db.ts";
 import { Ledger } from "./ledger.ts";
 import { createTraceApi } from "./trace-api.ts";
 import { TraceStore } from "./traces.ts";
+import { traceCommand } from "../commands/trace.ts";
+import { createNodeHost } from "../host/node-host.ts";
+import { captureIo } from "../io.ts";
 
 const API_TOKEN = "api-token-0123456789abcdefghijklmnopq";
 const MASTER = "sk-master-key-DO-NOT-STORE-12345";
@@ -25,8 +28,17 @@ const config = meterConfig("http://127.0.0.1:4000", {
 
 let api: ApiServer;
 let store: TraceStore;
+let ledgerFile: string;
+
+/** What `wirebot trace --csv` prints from this ledger. */
+async function csvExport(): Promise<string> {
+  const io = captureIo();
+  await traceCommand({ csv: true, ledgerPath: ledgerFile }, config, io, createNodeHost({}));
+  return io.stdout.join("\n");
+}
 beforeEach(async () => {
-  const db = openLedgerDb(path.join(mkdtempSync(path.join(tmpdir(), "wb-trace-api-")), "ledger.sqlite"));
+  ledgerFile = path.join(mkdtempSync(path.join(tmpdir(), "wb-trace-api-")), "ledger.sqlite");
+  const db = openLedgerDb(ledgerFile);
   store = new TraceStore(db);
   const traces = createTraceApi({ config, apiToken: API_TOKEN, store, secrets: new Map([[MASTER, "LITELLM_MASTER_KEY"]]) });
   api = await startApi({ ledger: new Ledger(db, "i"), config, token: API_TOKEN, traces, log: captureLogger().log, now: () => NOW }, { port: 0 });
@@ -65,9 +77,13 @@ describe("POST /v1/traces", () => {
   it("masks the daemon's own secrets and every shape before storing", async () => {
     await call("POST", "/v1/traces", gw("shared"), { events: [event(1, "alice", { params: { q: `${MASTER} ${API_TOKEN} ${gw("erin")} mail alice@example.org card 4111111111111111` } })] });
     const stored = store.list()[0]!.params!;
-    for (const leaked of [MASTER, API_TOKEN, gw("erin"), "alice@example.org", "4111111111111111"]) expect(stored).not.toContain(leaked);
+    const served = JSON.stringify((await call("GET", "/v1/traces", API_TOKEN)).body);
+    // none of it in the database, the API's answer, or an export (the CSV `wirebot trace --csv` writes)
+    const exported = await csvExport();
+    for (const where of [stored, served, exported]) for (const leaked of [MASTER, API_TOKEN, gw("erin"), "alice@example.org", "4111111111111111"]) expect(where).not.toContain(leaked);
     expect(stored).toContain("[secret:LITELLM_MASTER_KEY]");
     expect(stored).toContain("[secret:WIREBOT_API_TOKEN]");
+    expect(exported).toContain("[secret:LITELLM_MASTER_KEY]");
   });
 });
 
