@@ -36,6 +36,13 @@ const state = () => Object.fromEntries(Object.entries(snapshotTree(root)).filter
 async function installed(brokenOn?: string) {
   const seen: string[] = [];
   const answer = (c: ExecCall) => {
+    // The broken runtime migrates the shared gateway's state on its first start, as openclaw#153191 describes.
+    if (c.cmd === "systemctl" && /^(re)?start$/.test(c.args[0] ?? "") && c.args.includes("clawdbot-gateway.service") && existsSync(path.join(root, UNIT)) && unit().includes(`openclaw-${brokenOn}/`)) {
+      const state = path.join(root, "data/wirebot/gateway");
+      writeFileSync(path.join(state, "openclaw.sqlite"), `migrated to ${brokenOn}'s schema`);
+      writeFileSync(path.join(state, "MIGRATED"), brokenOn!);
+      return undefined;
+    }
     if (c.cmd !== "systemctl" || c.args[0] !== "is-active" || !existsSync(path.join(root, UNIT))) return undefined;
     const running = unit().match(/openclaw-([0-9.]+)\//)?.[1] ?? "?";
     if (c.args.includes("clawdbot-gateway.service")) seen.push(running);
@@ -98,8 +105,9 @@ describe("wirebot upgrade", () => {
     expect(withoutRuntime(NEW)(snapshotTree(root))).toEqual(before);
   });
 
-  it("a failed verify rolls back to the previous version, its files and units, and converges again", async () => {
+  it("a failed verify rolls back to the previous version, its files, units and the gateways' state (a migration undone), and converges again", async () => {
     const { ctx, rec, deps, seen } = await installed(NEW);
+    writeFileSync(path.join(root, "data/wirebot/gateway/openclaw.sqlite"), "the old runtime's schema");
     const before = state();
     const err = await upgradeCommand(ctx, { runtimeVersion: NEW }, deps).catch((e) => e);
     expect(err).toMatchObject({ code: "upgrade.rolled-back", kind: "verify" });
@@ -109,6 +117,10 @@ describe("wirebot upgrade", () => {
     expect(seen.at(-1)).toBe("2026.9.6");
     expect(yaml()).toContain('version: "2026.9.6"');
     expect(unit()).toContain("/opt/wirebot/runtime/openclaw-2026.9.6/");
+    // the new runtime had migrated the state: it is back as the old runtime left it, byte for byte
+    expect(ctx.io.text()).toContain("restoring the gateways' state from snapshot");
+    expect(existsSync(path.join(root, "data/wirebot/gateway/MIGRATED"))).toBe(false);
+    expect(readFileSync(path.join(root, "data/wirebot/gateway/openclaw.sqlite"), "utf8")).toBe("the old runtime's schema");
     // every file as before, but the new runtime upgrade provisioned (kept for the next attempt)
     expect(Object.keys(state()).filter((p) => !(p in before))).toEqual(expect.arrayContaining([`opt/wirebot/runtime/openclaw-${NEW}`]));
     for (const [p, v] of Object.entries(before)) expect(state()[p], p).toBe(v);

@@ -16,7 +16,7 @@ import { provisionRuntime } from "../runtime/provision.ts";
 import { loadConfig, type CommandContext } from "../pipeline/context.ts";
 import { buildDesired } from "../pipeline/desired.ts";
 import { createSystemd } from "../engine/systemd.ts";
-import { listSnapshots, pruneSnapshots, SNAPSHOTS_DIR, takeSnapshot, type SnapshotManifest } from "../lifecycle/state-snapshot.ts";
+import { listSnapshots, pruneSnapshots, restoreSnapshot, SNAPSHOTS_DIR, takeSnapshot, type SnapshotManifest } from "../lifecycle/state-snapshot.ts";
 
 export interface UpgradeOptions {
   /** exact openclaw version; default: the version this wirebot release pins */
@@ -80,6 +80,13 @@ async function listCommand(ctx: CommandContext): Promise<number> {
   return EXIT.ok;
 }
 
+/** Stops the gateways and puts their state dirs back as the snapshot holds them. */
+async function restoreState(ctx: CommandContext, current: Config, snap: SnapshotManifest): Promise<void> {
+  const l = resolveLayout(current);
+  if (ctx.live) await createSystemd(ctx.host).stop(l.gateways.map((g) => g.unit));
+  await step(ctx.io, `restoring the gateways' state from snapshot ${snap.id}`, () => restoreSnapshot(ctx.host, snap, new Map(l.gateways.map((g) => [g.id, g.serviceUser]))));
+}
+
 /**
  * Stops every gateway (a running one keeps writing its SQLite state), archives their state dirs, prunes
  * to runtime.keepSnapshots. No snapshot, no upgrade: a failure starts the gateways again on the runtime
@@ -121,7 +128,7 @@ async function upgrade(ctx: CommandContext, opts: UpgradeOptions, deps: UpgradeD
         `  3. stop the gateways and snapshot their state into ${SNAPSHOTS_DIR} (keeping ${next.runtime.keepSnapshots}); no snapshot, no upgrade`,
         `  4. write runtime.version: ${to} into wirebot.yaml and converge:`,
         ...formatPlan(p).split("\n").map((l) => `     ${l}`),
-        `  5. verify health; on failure restore ${from} and its files and converge again`,
+        `  5. verify health; on failure restore the state snapshot, ${from} and its files, and converge again`,
         "Dry run: nothing was changed.",
       ].join("\n"),
     );
@@ -139,14 +146,20 @@ async function upgrade(ctx: CommandContext, opts: UpgradeOptions, deps: UpgradeD
       hint: `stay on ${from} (still running), or check the release notes of ${to} for renamed keys; ${newDir} can be removed`,
     });
 
-  await snapshotState(ctx, current, next, to);
+  const snap = await snapshotState(ctx, current, next, to);
   try {
     await converge(ctx, next, nextText, opts.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: opts.verifyTimeoutMs } : {});
   } catch (e) {
-    ctx.io.err(`! ${to} did not come up healthy: rolling back to ${from}`);
+    ctx.io.err(`! ${to} did not come up healthy: rolling back to ${from}, the gateways' state included`);
     // The engine restored the files it changed (wirebot.yaml included); converging the old text again
     // makes sure the previous runtime's units run, whatever step failed.
     let rollbackFailed: unknown = null;
+    try {
+      // A new runtime may have migrated the state on its first start: the old one must get its own back.
+      await restoreState(ctx, current, snap);
+    } catch (e2) {
+      rollbackFailed = e2;
+    }
     try {
       await converge(ctx, current, text, opts.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: opts.verifyTimeoutMs } : {});
     } catch (e2) {

@@ -4,7 +4,7 @@ import { PATHS, resolveLayout } from "../config/layout.ts";
 import type { Config } from "../config/schema.ts";
 import { WirebotError } from "../errors.ts";
 import type { Host } from "../host/host.ts";
-import { gzipStream, writeTar, type TarStreamEntry } from "./tar.ts";
+import { gunzipStream, gzipStream, readTar, writeTar, type TarStreamEntry } from "./tar.ts";
 
 export const SNAPSHOTS_DIR = `${PATHS.ledgerDir}/snapshots`;
 const MANIFEST = "manifest.json";
@@ -139,4 +139,33 @@ export async function verifySnapshot(host: Host, m: SnapshotManifest): Promise<s
     if (h.digest("hex") !== g.sha256) bad.push(`${g.file}: checksum differs from the manifest`);
   }
   return bad;
+}
+
+/**
+ * Puts every gateway's state dir back as the snapshot holds it: the dir emptied, then each archived
+ * directory and file written with its mode and the gateway's service user as owner (where that user
+ * exists). The gateways must be stopped. The archive's checksum is checked first: a damaged snapshot is
+ * never half-restored.
+ */
+export async function restoreSnapshot(host: Host, m: SnapshotManifest, owners: ReadonlyMap<string, string>): Promise<void> {
+  const bad = await verifySnapshot(host, m);
+  if (bad.length > 0)
+    throw new WirebotError("verify", "upgrade.snapshot-damaged", `snapshot ${m.id} does not match its manifest: ${bad.join("; ")}`, {
+      hint: "the state was left as the failed runtime left it; restore an older snapshot by hand (`wirebot upgrade --list`)",
+    });
+  for (const g of m.gateways) {
+    const user = owners.get(g.id);
+    const owner = user ? await host.lookupUser(user) : null;
+    const opts = (mode: number) => ({ mode, ...(owner ? { owner } : {}) });
+    await host.remove(g.stateDir, { recursive: true });
+    await host.mkdir(g.stateDir, opts(0o700));
+    const chunks = await host.readFileStream(`${SNAPSHOTS_DIR}/${m.id}/${g.file}`);
+    if (!chunks) continue;
+    for await (const e of readTar(gunzipStream(chunks))) {
+      const target = `${g.stateDir}/${e.path}`;
+      if (e.path.split("/").includes("..")) continue;
+      if (e.type === "dir") await host.mkdir(target, opts(e.mode));
+      else if (e.content) await host.writeFileStreamAtomic(target, e.content, opts(e.mode));
+    }
+  }
 }
