@@ -200,10 +200,11 @@ export function buildProgram(deps: MainDeps, setExit: (code: number) => void, au
     .option("--runtime-version <version>", "openclaw version to move to")
     .option("--dry-run", "show the plan only")
     .option("--list", "list the snapshots of the gateways' state taken before each upgrade, and change nothing")
+    .option("--rollback", "undo the last upgrade: its state snapshot back and the runtime it left, converged and verified")
     .addOption(rootOption())
     .addOption(waitOption())
-    .action(async (o: { runtimeVersion?: string; dryRun?: boolean; list?: boolean; root?: string }) =>
-      run(async () => (await import("./commands/upgrade.ts")).upgradeCommand(await ctxFor(o.root), { ...(o.runtimeVersion ? { runtimeVersion: o.runtimeVersion } : {}), dryRun: Boolean(o.dryRun), list: Boolean(o.list) }))(),
+    .action(async (o: { runtimeVersion?: string; dryRun?: boolean; list?: boolean; rollback?: boolean; root?: string }) =>
+      run(async () => (await import("./commands/upgrade.ts")).upgradeCommand(await ctxFor(o.root), { ...(o.runtimeVersion ? { runtimeVersion: o.runtimeVersion } : {}), dryRun: Boolean(o.dryRun), list: Boolean(o.list), rollback: Boolean(o.rollback) }))(),
     );
 
   program

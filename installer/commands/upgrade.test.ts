@@ -33,14 +33,14 @@ const state = () => Object.fromEntries(Object.entries(snapshotTree(root)).filter
  * comes up (systemd reports it failed while its unit runs that runtime); `seen` lists the runtime each
  * verify round found in that unit.
  */
-async function installed(brokenOn?: string) {
+async function installed(brokenOn?: string, migratesOn: string | undefined = brokenOn) {
   const seen: string[] = [];
   const answer = (c: ExecCall) => {
     // The broken runtime migrates the shared gateway's state on its first start, as openclaw#153191 describes.
-    if (c.cmd === "systemctl" && /^(re)?start$/.test(c.args[0] ?? "") && c.args.includes("clawdbot-gateway.service") && existsSync(path.join(root, UNIT)) && unit().includes(`openclaw-${brokenOn}/`)) {
+    if (c.cmd === "systemctl" && /^(re)?start$/.test(c.args[0] ?? "") && c.args.includes("clawdbot-gateway.service") && existsSync(path.join(root, UNIT)) && unit().includes(`openclaw-${migratesOn}/`)) {
       const state = path.join(root, "data/wirebot/gateway");
-      writeFileSync(path.join(state, "openclaw.sqlite"), `migrated to ${brokenOn}'s schema`);
-      writeFileSync(path.join(state, "MIGRATED"), brokenOn!);
+      writeFileSync(path.join(state, "openclaw.sqlite"), `migrated to ${migratesOn}'s schema`);
+      writeFileSync(path.join(state, "MIGRATED"), migratesOn!);
       return undefined;
     }
     if (c.cmd !== "systemctl" || c.args[0] !== "is-active" || !existsSync(path.join(root, UNIT))) return undefined;
@@ -191,6 +191,30 @@ describe("wirebot upgrade", () => {
     expect(err.hint).toMatch(/no snapshot, no upgrade/);
     expect(yaml()).toBe(before);
     expect(rec.systemctl().slice(-1)[0]).toBe("start clawdbot-gateway.service clawdbot-gateway@erin.service");
+  });
+
+  it("--rollback undoes the last upgrade on demand: the snapshot's state back (a migration undone), the runtime it left, converged", async () => {
+    const { ctx, deps } = await installed(undefined, NEW);
+    const sqlite = path.join(root, "data/wirebot/gateway/openclaw.sqlite");
+    writeFileSync(sqlite, "the old runtime's schema");
+    expect(await upgradeCommand(ctx, { runtimeVersion: NEW }, deps)).toBe(0);
+    expect(readFileSync(sqlite, "utf8")).toBe(`migrated to ${NEW}'s schema`);
+    const back = box!.context();
+    expect(await upgradeCommand(back, { rollback: true })).toBe(0);
+    expect(yaml()).toContain('version: "2026.9.6"');
+    expect(unit()).toContain("/opt/wirebot/runtime/openclaw-2026.9.6/");
+    expect(readFileSync(sqlite, "utf8")).toBe("the old runtime's schema");
+    expect(existsSync(path.join(root, "data/wirebot/gateway/MIGRATED"))).toBe(false);
+    expect(back.io.stdout.join("\n")).toMatch(/^Rolled back to openclaw 2026\.9\.6 and the state of /m);
+    // with flags it cannot honour, or nothing to go back to: a usage error, nothing changed
+    await expect(upgradeCommand(box!.context(), { rollback: true, runtimeVersion: NEW })).rejects.toMatchObject({ code: "upgrade.flags", exitCode: 64 });
+  });
+
+  it("--rollback without any snapshot says so (64) and changes nothing", async () => {
+    const { ctx } = await installed();
+    const before = state();
+    await expect(upgradeCommand(ctx, { rollback: true })).rejects.toMatchObject({ code: "upgrade.no-snapshot", exitCode: 64 });
+    expect(state()).toEqual(before);
   });
 
   it("--dry-run shows the plan and changes nothing", async () => {

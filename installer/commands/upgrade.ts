@@ -5,7 +5,7 @@ import { ConfigSchema, type Config } from "../config/schema.ts";
 import { planSecrets } from "../config/secret-plan.ts";
 import { formatPlan } from "../engine/format.ts";
 import { plan } from "../engine/plan.ts";
-import { EXIT, WirebotError, verifyError, type ErrorIssue } from "../errors.ts";
+import { EXIT, usageError, WirebotError, verifyError, type ErrorIssue } from "../errors.ts";
 import type { Host } from "../host/host.ts";
 import { step, type Io } from "../io.ts";
 import { converge } from "../pipeline/converge.ts";
@@ -24,6 +24,8 @@ export interface UpgradeOptions {
   dryRun?: boolean;
   /** list the state snapshots and change nothing */
   list?: boolean;
+  /** undo the last upgrade: its state snapshot back, the runtime it left, converged */
+  rollback?: boolean;
   verifyTimeoutMs?: number;
 }
 
@@ -64,6 +66,8 @@ async function validateWithNewRuntime(ctx: CommandContext, next: Config, text: s
 
 export function upgradeCommand(ctx: CommandContext, opts: UpgradeOptions, deps: UpgradeDeps = {}): Promise<number> {
   if (opts.list) return listCommand(ctx);
+  if (opts.rollback && (opts.runtimeVersion || opts.dryRun)) return Promise.reject(usageError("upgrade.flags", "--rollback goes back to the runtime the last snapshot belongs to: it takes no --runtime-version and has no --dry-run", "`wirebot upgrade --list` shows what it would go back to"));
+  if (opts.rollback) return withApplyLock(ctx, () => rollback(ctx, opts));
   // A dry run only reads; a real one holds the apply lock from reading wirebot.yaml to the last rollback.
   return opts.dryRun ? upgrade(ctx, opts, deps) : withApplyLock(ctx, () => upgrade(ctx, opts, deps));
 }
@@ -77,6 +81,26 @@ async function listCommand(ctx: CommandContext): Promise<number> {
     ctx.io.out(`State snapshots in ${ctx.host.resolve(SNAPSHOTS_DIR)}, oldest first (${mib(all.reduce((n, s) => n + s.bytes, 0))} in all):`);
     for (const s of all) ctx.io.out(`  ${s.id}  ${s.at}  ${s.runtime.package} ${s.runtime.version} → ${s.to}  ${s.gateways.map((g) => `${g.id} (${g.files} files)`).join(", ")}  ${mib(s.bytes)}`);
   }
+  return EXIT.ok;
+}
+
+/**
+ * `upgrade --rollback`: the last snapshot's state back and the runtime it belonged to, converged and verified.
+ * Anything the gateways wrote since that upgrade (new sessions, memory) goes with it: the command says so first.
+ */
+async function rollback(ctx: CommandContext, opts: UpgradeOptions): Promise<number> {
+  const last = (await listSnapshots(ctx.host)).at(-1);
+  if (!last) throw usageError("upgrade.no-snapshot", `no state snapshot in ${ctx.host.resolve(SNAPSHOTS_DIR)}: nothing to roll back to`, "`wirebot upgrade --list` shows the snapshots; one is taken before every upgrade");
+  const { config: current, text } = await loadConfig(ctx);
+  const back = last.runtime.version;
+  const backText = current.runtime.version === back ? text : renderRuntimeVersion(text, back);
+  const previous = parseConfig(backText, `${ctx.host.resolve(PATHS.configFile)} (runtime.version ${back})`, ctx.env);
+  const gone = last.gateways.filter((g) => !resolveLayout(previous).gateways.some((x) => x.id === g.id));
+  if (gone.length > 0) throw usageError("upgrade.rollback-layout", `snapshot ${last.id} holds gateway(s) ${gone.map((g) => g.id).join(", ")} that wirebot.yaml no longer has`, "restore that snapshot by hand, or add the users back first");
+  ctx.io.err(`• rolling back to snapshot ${last.id} (${last.at}): ${last.runtime.package} ${back}, and the gateways' state as it was then; what they wrote since is replaced`);
+  await restoreState(ctx, previous, last);
+  await converge(ctx, previous, backText, opts.verifyTimeoutMs !== undefined ? { verifyTimeoutMs: opts.verifyTimeoutMs } : {});
+  ctx.io.out(`Rolled back to ${last.runtime.package} ${back} and the state of ${last.at} (snapshot ${last.id}).`);
   return EXIT.ok;
 }
 
