@@ -1,4 +1,5 @@
 /** `wirebot audit [--since T] [--json|--csv]` lists what was done to the box, by whom; `wirebot audit verify` checks the chain is whole. */
+import { csvCell } from "../csv.ts";
 import { checkChain, type AuditEvent } from "../audit/chain.ts";
 import { AUDIT_LOG, configHash, readTrail } from "../audit/trail.ts";
 import { EXIT, usageError } from "../errors.ts";
@@ -21,10 +22,6 @@ export function parseSince(v: string, now: Date): Date {
 
 const short = (h: string) => (h === "none" ? "none" : h.slice(0, 12));
 const who = (e: AuditEvent) => (e.actor.sudoUser ? `${e.actor.sudoUser} (sudo, uid ${e.actor.uid ?? "?"})` : `${e.actor.user} (uid ${e.actor.uid ?? "?"})`);
-const csvCell = (v: unknown) => {
-  const s = String(v ?? "");
-  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-};
 
 /** Edits made by hand since the last command on the trail: the file no longer has the hash the trail left it with. */
 async function handEdit(ctx: CommandContext, events: readonly AuditEvent[]): Promise<{ since: string; now: string; trail: string } | null> {

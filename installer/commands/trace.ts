@@ -1,4 +1,5 @@
 /** `wirebot trace [--agent ID] [--since T] [--tool NAME] [--denied] [--follow] [--json|--csv]`, and `wirebot trace token USER`: tool calls from the ledger. */
+import { csvCell } from "../csv.ts";
 import type { Config } from "../config/schema.ts";
 import { meteredAgents, PATHS } from "../config/layout.ts";
 import { API_TOKEN_VAR } from "../config/secret-plan.ts";
@@ -26,7 +27,6 @@ export interface TraceOptions {
   followFor?: AbortSignal;
 }
 
-const csvCell = (v: string | number | null) => (v === null ? "" : typeof v === "number" || /^[\w.:/()@-]*$/.test(v) ? String(v) : `"${v.replace(/"/g, '""')}"`);
 const CSV = ["at", "agent", "tool", "action", "reason", "duration_ms", "params", "result", "error", "gateway", "session", "channel", "run", "tool_call_id", "trace_id", "parent"] as const;
 
 function line(t: StoredTrace): string {

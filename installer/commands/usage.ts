@@ -1,4 +1,5 @@
 /** `wirebot usage [--agent ID] [--from D] [--to D] [--json|--csv]`: spend per agent from the ledger. */
+import { csvCell } from "../csv.ts";
 import type { Config } from "../config/schema.ts";
 import { meteredAgents, PATHS } from "../config/layout.ts";
 import { EXIT, usageError } from "../errors.ts";
@@ -24,7 +25,6 @@ export interface UsageOptions {
   now?: () => number;
 }
 
-const csvCell = (v: string | number) => (typeof v === "number" || /^[\w.:/()-]*$/.test(v) ? String(v) : `"${v.replace(/"/g, '""')}"`);
 
 /**
  * The ledger is the wirebot user's (0600 under /var/lib/wirebot 0700), so as an operator types it this runs
